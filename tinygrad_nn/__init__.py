@@ -1,0 +1,19 @@
+"""tinygrad_nn: a small reverse-mode autodiff framework with Numba kernels."""
+from .autograd import enable_grad, is_grad_enabled, no_grad
+from .tensor import Tensor
+
+__version__ = "0.1.0"
+__all__ = ["Tensor", "no_grad", "enable_grad", "is_grad_enabled", "save", "load"]
+
+_LAZY = {"functional", "nn", "optim", "data", "testing", "models", "serialization"}
+
+
+def __getattr__(name):
+    """Load submodules on first use, so ``import tinygrad_nn`` stays fast."""
+    import importlib
+
+    if name in _LAZY:
+        return importlib.import_module(f".{name}", __name__)
+    if name in ("save", "load"):
+        return getattr(importlib.import_module(".serialization", __name__), name)
+    raise AttributeError(f"module 'tinygrad_nn' has no attribute {name!r}")

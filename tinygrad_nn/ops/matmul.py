@@ -1,0 +1,68 @@
+"""Matrix products through BLAS (numpy): ``MatMul`` and the fused ``Linear`` (x @ w + b)."""
+import numpy as np
+
+from ..autograd import Function, unbroadcast
+
+
+def _mismatch(name, a, b):
+    return ValueError(f"{name}: shapes {a.shape} and {b.shape} are not aligned for a matrix product")
+
+
+class MatMul(Function):
+    """numpy ``matmul`` semantics: 1-D operands promoted, batch dimensions broadcast."""
+
+    def forward(self, a, b):
+        if a.ndim == 0 or b.ndim == 0:
+            raise _mismatch("matmul", a, b)
+        try:
+            out = a @ b
+        except ValueError:
+            raise _mismatch("matmul", a, b) from None
+        self.a, self.b = a, b
+        return out
+
+    def backward(self, grad):
+        a, b = self.a, self.b
+        a2 = a[None, :] if a.ndim == 1 else a
+        b2 = b[:, None] if b.ndim == 1 else b
+        g = grad
+        if a.ndim == 1:
+            g = np.expand_dims(g, -2)
+        if b.ndim == 1:
+            g = np.expand_dims(g, -1)
+        need_a, need_b = self.needs_input_grad
+        ga = gb = None
+        if need_a:
+            ga = unbroadcast(g @ np.swapaxes(b2, -1, -2), a2.shape).reshape(a.shape)
+        if need_b:
+            gb = unbroadcast(np.swapaxes(a2, -1, -2) @ g, b2.shape).reshape(b.shape)
+        return ga, gb
+
+
+class Linear(Function):
+    """``x @ w + b`` as one node: w is (in, out); x is (..., in); b, when given, is (out,)."""
+
+    def forward(self, x, w, b=None):
+        if x.ndim == 0 or w.ndim != 2 or x.shape[-1] != w.shape[0]:
+            raise ValueError(
+                f"linear: input shape {x.shape} does not match weight shape {w.shape} "
+                "(expected input (..., in) and weight (in, out))"
+            )
+        if b is not None and b.shape != (w.shape[1],):
+            raise ValueError(f"linear: bias shape {b.shape} does not match weight shape {w.shape}")
+        out = x @ w
+        if b is not None:
+            out += b
+        self.x, self.w, self.has_bias = x, w, b is not None
+        return out
+
+    def backward(self, grad):
+        x, w = self.x, self.w
+        g2 = grad.reshape(-1, w.shape[1])
+        need = self.needs_input_grad
+        gx = (grad @ w.T) if need[0] else None
+        gw = (x.reshape(-1, w.shape[0]).T @ g2) if need[1] else None
+        if not self.has_bias:
+            return gx, gw
+        gb = g2.sum(axis=0) if need[2] else None
+        return gx, gw, gb

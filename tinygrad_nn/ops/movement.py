@@ -1,0 +1,96 @@
+"""Shape ops: reshape, transpose, indexing, concatenate, stack, pad."""
+import numpy as np
+
+from ..autograd import Function
+
+
+class Reshape(Function):
+    def forward(self, a, shape):
+        self.shape = a.shape
+        try:
+            return a.reshape(shape)
+        except ValueError:
+            raise ValueError(f"reshape: cannot reshape a tensor of shape {a.shape} into {shape}") from None
+
+    def backward(self, grad):
+        return grad.reshape(self.shape)
+
+
+class Transpose(Function):
+    def forward(self, a, axes=None):
+        if axes is not None and sorted(int(x) % max(a.ndim, 1) for x in axes) != list(range(a.ndim)):
+            raise ValueError(f"transpose: axes {axes} are not a permutation of a {a.ndim}-d tensor's axes")
+        self.axes = axes
+        return np.transpose(a, axes)
+
+    def backward(self, grad):
+        if self.axes is None:
+            return np.transpose(grad)
+        return np.transpose(grad, np.argsort([int(x) % grad.ndim for x in self.axes]))
+
+
+def _is_advanced(index):
+    parts = index if isinstance(index, tuple) else (index,)
+    return any(isinstance(p, (list, np.ndarray)) for p in parts)
+
+
+class GetItem(Function):
+    """numpy indexing; repeated integer indices accumulate their gradients."""
+
+    def forward(self, a, index):
+        self.shape, self.dtype, self.index = a.shape, a.dtype, index
+        return a[index]
+
+    def backward(self, grad):
+        out = np.zeros(self.shape, dtype=self.dtype)
+        if _is_advanced(self.index):
+            np.add.at(out, self.index, grad)
+        else:
+            out[self.index] = grad
+        return out
+
+
+class Concatenate(Function):
+    def forward(self, *arrays, axis=0):
+        try:
+            out = np.concatenate(arrays, axis=axis)
+        except ValueError:
+            shapes = ", ".join(str(a.shape) for a in arrays)
+            raise ValueError(f"concatenate: shapes {shapes} do not match along axis {axis}") from None
+        self.axis = axis % out.ndim
+        self.splits = np.cumsum([a.shape[self.axis] for a in arrays])[:-1]
+        return out
+
+    def backward(self, grad):
+        return tuple(np.split(grad, self.splits, axis=self.axis))
+
+
+class Stack(Function):
+    def forward(self, *arrays, axis=0):
+        try:
+            out = np.stack(arrays, axis=axis)
+        except ValueError:
+            shapes = ", ".join(str(a.shape) for a in arrays)
+            raise ValueError(f"stack: shapes {shapes} must all be equal") from None
+        self.axis = axis % out.ndim
+        return out
+
+    def backward(self, grad):
+        return tuple(np.moveaxis(grad, self.axis, 0))
+
+
+class Pad(Function):
+    """Zero padding, ``pad_width`` as in ``np.pad``."""
+
+    def forward(self, a, pad_width):
+        try:
+            widths = np.broadcast_to(np.asarray(pad_width, dtype=int), (a.ndim, 2))
+        except ValueError:
+            raise ValueError(f"pad: pad_width {pad_width} does not fit a tensor of shape {a.shape}") from None
+        if (widths < 0).any():
+            raise ValueError(f"pad: pad_width must be non-negative, got {pad_width}")
+        self.slices = tuple(slice(lo, lo + n) for (lo, _), n in zip(widths, a.shape))
+        return np.pad(a, widths)
+
+    def backward(self, grad):
+        return grad[self.slices]
