@@ -75,9 +75,9 @@ def load_mnist(subset="5k", data_home=None, as_images=False):
     ships, 500 per class. It is sorted by class (all 0s, then all 1s, ...), so take a
     stratified, shuffled split (`split`) rather than the first rows.
     subset="full": the 70,000 images of OpenML ``mnist_784`` (first 60,000 are the usual training
-    set), downloaded once into the cache folder (see `get_data_home`; `data_home` overrides it)
-    and read from there afterwards, offline too. Raises `DatasetUnavailableError` if the data is
-    not cached and OpenML cannot be reached.
+    set), downloaded once into the cache folder (see `get_data_home`; `data_home` overrides it,
+    and is ignored for "5k") and read from there afterwards, offline too. Raises
+    `DatasetUnavailableError` if the data is not cached and OpenML cannot be reached.
     X has shape (n, 784), or (n, 1, 28, 28) with `as_images`.
     """
     if subset == "5k":
@@ -118,6 +118,9 @@ def _fetch_openml(name, data_home):
 
     cache = get_data_home(data_home)
     data_id = _OPENML_IDS[name]
+    # liac-arff, not "auto" (= pandas): with pandas >= 3.1, the pandas parser of scikit-learn
+    # 1.9.1 fails on these integer class labels, then deletes the cached file as "invalid cache"
+    # (scikit-learn issue #34892). liac-arff is slower but needs no pandas and keeps the cache.
     try:
         X, y = fetch_openml(data_id=data_id, data_home=str(cache), as_frame=False,
                             parser="liac-arff", return_X_y=True)
@@ -135,7 +138,8 @@ def _fetch_openml(name, data_home):
 
 def _finish(X, y, scale, side, as_images):
     """Common output format: float32 X in [0, 1], int64 y, optional (n, 1, side, side) images."""
-    X = np.asarray(X, dtype=np.float32) / np.float32(scale)
+    X = np.array(X, dtype=np.float32)  # always a fresh copy, so scaling in place is safe
+    X /= np.float32(scale)
     y = np.asarray(y).astype(np.int64)
     if as_images:
         X = X.reshape(len(X), 1, side, side)

@@ -181,7 +181,7 @@ class Tensor:
                 continue
             parent_grads = ctx.backward(g)
             parents = ctx.parents
-            if len(parents) == 1:
+            if not isinstance(parent_grads, tuple):
                 parent_grads = (parent_grads,)
             for parent, pg, needed in zip(parents, parent_grads, ctx.needs_input_grad):
                 if needed and pg is not None:

@@ -94,11 +94,11 @@ def gradcheck(fn, *inputs, eps=1e-6, atol=1e-5, rtol=1e-3):
         excess = np.abs(a - n) - (atol + rtol * np.abs(n))
         if excess.size and excess.max() > 0:
             j, i = np.unravel_index(np.argmax(excess), excess.shape)
-            out_idx = np.unravel_index(j, out_shape) if out_shape else ()
-            in_idx = np.unravel_index(i, leaves[k].shape) if leaves[k].shape else ()
+            out_idx = [int(v) for v in np.unravel_index(j, out_shape)] if out_shape else []
+            in_idx = [int(v) for v in np.unravel_index(i, leaves[k].shape)] if leaves[k].shape else []
             raise GradcheckError(
                 f"gradcheck failed for input {k} (shape {leaves[k].shape}): worst element "
-                f"d out{list(out_idx)} / d input{k}{list(in_idx)}: analytic {a[j, i]:.6g}, "
+                f"d out{out_idx} / d input{k}{in_idx}: analytic {a[j, i]:.6g}, "
                 f"numerical {n[j, i]:.6g} (|diff| {abs(a[j, i] - n[j, i]):.3g}, "
                 f"allowed {atol + rtol * abs(n[j, i]):.3g})"
             )
@@ -125,9 +125,10 @@ def broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=3, min_side=1, max_s
 
 
 def tensors(shape=None, dtype=np.float64, min_value=-3.0, max_value=3.0, requires_grad=True,
-            allow_noncontiguous=True):
+            allow_noncontiguous=True, unique=False):
     """Tensors with finite values in [min_value, max_value]; ``shape`` is a tuple, a strategy or
-    None (any small shape). Some draws are non-contiguous views (transposed or strided)."""
+    None (any small shape). Some draws are non-contiguous views (transposed or strided);
+    ``unique=True`` gives distinct values (no ties for max/maximum)."""
     from hypothesis import strategies as st
     from hypothesis.extra import numpy as hnp
 
@@ -140,12 +141,12 @@ def tensors(shape=None, dtype=np.float64, min_value=-3.0, max_value=3.0, require
         shp = draw(shape_st)
         layout = draw(st.sampled_from(["c", "t", "s"])) if allow_noncontiguous and shp else "c"
         if layout == "t":  # a transposed view of the reversed shape
-            arr = draw(hnp.arrays(np.float64, shp[::-1], elements=elements)).T
+            arr = draw(hnp.arrays(np.float64, shp[::-1], elements=elements, unique=unique)).T
         elif layout == "s":  # every other element along the first axis
             big = (shp[0] * 2,) + tuple(shp[1:])
-            arr = draw(hnp.arrays(np.float64, big, elements=elements))[::2]
+            arr = draw(hnp.arrays(np.float64, big, elements=elements, unique=unique))[::2]
         else:
-            arr = draw(hnp.arrays(np.float64, shp, elements=elements))
+            arr = draw(hnp.arrays(np.float64, shp, elements=elements, unique=unique))
         return Tensor(arr.astype(dtype, copy=False), requires_grad=requires_grad)
 
     return build()

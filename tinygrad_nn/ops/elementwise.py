@@ -150,15 +150,20 @@ class Clip(Function):
         return grad * self.mask
 
 
+def contiguous(a):
+    """C-contiguous ``a`` (0-d stays 0-d, unlike ``np.ascontiguousarray``)."""
+    return a if a.flags.c_contiguous else np.array(a, order="C")
+
+
 class Activation(Function):
     """A fused Numba activation from ``kernels.activations`` (sigmoid, tanh, relu, ...)."""
 
     def forward(self, a, name, param=0.0):
         fwd, self.bwd = ACTIVATIONS[name]
-        self.a = np.ascontiguousarray(a)
+        self.a = contiguous(a)
         self.param = float(param)
         self.out = fwd(self.a, self.param)
         return self.out
 
     def backward(self, grad):
-        return self.bwd(self.a, self.out, np.ascontiguousarray(grad), self.param)
+        return self.bwd(self.a, self.out, contiguous(grad), self.param)

@@ -1,0 +1,74 @@
+"""Weight initializers. Each takes an explicit ``rng``, so every model is reproducible.
+
+``rng`` may be a ``np.random.Generator``, a legacy ``np.random.RandomState`` (what scikit-learn
+draws from), an int seed or None (fresh entropy). A RandomState is used as is, so the same
+draws as scikit-learn come out of it in the same order.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+__all__ = ["as_rng", "as_generator", "glorot_bound", "glorot_uniform", "he_normal", "uniform",
+           "normal"]
+
+
+def as_rng(rng=None):
+    """A Generator or RandomState to draw from: kept as given, or seeded from an int / None."""
+    if isinstance(rng, (np.random.Generator, np.random.RandomState)):
+        return rng
+    if rng is None or isinstance(rng, (int, np.integer)):
+        return np.random.default_rng(rng)
+    raise TypeError(f"rng must be None, an int seed, a np.random.Generator or a RandomState, "
+                    f"got {type(rng).__name__}")
+
+
+def as_generator(rng=None):
+    """Like ``as_rng`` but always a Generator (a RandomState seeds a new one from its stream)."""
+    rng = as_rng(rng)
+    if isinstance(rng, np.random.RandomState):
+        return np.random.default_rng(rng.randint(0, 2**32, size=4))
+    return rng
+
+
+def _shape(shape, fan_in, fan_out):
+    return (fan_in, fan_out) if shape is None else tuple(shape)
+
+
+def glorot_bound(fan_in, fan_out, gain=1.0):
+    """``gain * sqrt(6 / (fan_in + fan_out))``, Glorot & Bengio's uniform bound.
+
+    Computed as ``sqrt(factor / (fan_in + fan_out))`` with ``factor = 6 gain**2`` snapped to the
+    nearest integer when within rounding error, so that gain 1 and gain ``sqrt(1/3)`` give
+    scikit-learn's MLP bounds (factor 6, and 2 for the logistic activation) bit for bit.
+    """
+    if fan_in + fan_out <= 0:
+        raise ValueError(f"glorot_bound: fan_in + fan_out must be positive, got {fan_in} + {fan_out}")
+    factor = 6.0 * gain * gain
+    if abs(factor - round(factor)) <= 1e-12 * factor:
+        factor = float(round(factor))
+    return math.sqrt(factor / (fan_in + fan_out))
+
+
+def uniform(shape, low=-1.0, high=1.0, rng=None, dtype=np.float32):
+    """Samples from U(low, high) drawn in float64 then cast, as scikit-learn does."""
+    return as_rng(rng).uniform(low, high, shape).astype(dtype)
+
+
+def normal(shape, mean=0.0, std=1.0, rng=None, dtype=np.float32):
+    """Samples from N(mean, std**2) drawn in float64 then cast."""
+    return as_rng(rng).normal(mean, std, shape).astype(dtype)
+
+
+def glorot_uniform(fan_in, fan_out, rng=None, gain=1.0, dtype=np.float32, shape=None):
+    """U(-b, b) with b = ``glorot_bound(fan_in, fan_out, gain)``; shape (fan_in, fan_out) unless given."""
+    bound = glorot_bound(fan_in, fan_out, gain)
+    return uniform(_shape(shape, fan_in, fan_out), -bound, bound, rng, dtype)
+
+
+def he_normal(fan_in, fan_out, rng=None, gain=1.0, dtype=np.float32, shape=None):
+    """N(0, (gain * sqrt(2 / fan_in))**2), He et al.'s init for ReLU layers."""
+    if fan_in <= 0:
+        raise ValueError(f"he_normal: fan_in must be positive, got {fan_in}")
+    return normal(_shape(shape, fan_in, fan_out), 0.0, gain * math.sqrt(2.0 / fan_in), rng, dtype)

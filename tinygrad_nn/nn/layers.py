@@ -1,0 +1,183 @@
+"""Layers with parameters or state: Dense, Conv2D, MaxPool2D, Flatten, Dropout.
+
+They validate shapes themselves so that errors name the layer, then compute through
+``tinygrad_nn.functional``.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import functional as F
+from ..tensor import Tensor
+from . import init as I
+from .module import Module
+
+__all__ = ["Dense", "Conv2D", "MaxPool2D", "Flatten", "Dropout"]
+
+_INITS = {"glorot_uniform": I.glorot_uniform, "he_normal": I.he_normal}
+
+
+def _init_params(init, shape, fan_in, fan_out, rng, gain, dtype, bias):
+    """Weight of ``shape`` then, if wanted, a bias of shape[-1 or 0] as trainable Tensors.
+
+    With ``"glorot_uniform"`` the bias is drawn from the same U(-b, b) right after the weights,
+    exactly as scikit-learn's MLP does; with another scheme (a name in ``_INITS`` or a callable
+    with ``glorot_uniform``'s signature) it starts at zero.
+    """
+    fn = _INITS.get(init) if isinstance(init, str) else init
+    if not callable(fn):
+        raise ValueError(f"unknown init {init!r}; known: {sorted(_INITS)}, or a callable "
+                         "(fan_in, fan_out, rng=, gain=, dtype=, shape=) -> array")
+    rng = I.as_rng(rng)  # one stream for weights then bias
+    w = np.asarray(fn(fan_in, fan_out, rng=rng, gain=gain, dtype=dtype, shape=shape), dtype=dtype)
+    if w.shape != tuple(shape):
+        raise ValueError(f"init {init!r} returned shape {w.shape}, expected {tuple(shape)}")
+    b = None
+    if bias:
+        n_out = shape[1] if len(shape) == 2 else shape[0]
+        if fn is I.glorot_uniform:
+            b = I.glorot_uniform(fan_in, fan_out, rng=rng, gain=gain, dtype=dtype, shape=(n_out,))
+        else:
+            b = np.zeros(n_out, dtype=dtype)
+        b = Tensor(b, requires_grad=True)
+    return Tensor(w, requires_grad=True), b
+
+
+def _positive(value, what, layer):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+        raise ValueError(f"{layer}: {what} must be a positive int, got {value!r}")
+    return int(value)
+
+
+def _pair(value, what, layer, minimum=1):
+    """An int or an (h, w) pair of ints >= minimum, as a tuple."""
+    pair = tuple(value) if isinstance(value, (tuple, list)) else (value, value)
+    if len(pair) != 2 or any(isinstance(v, bool) or not isinstance(v, (int, np.integer))
+                             or v < minimum for v in pair):
+        raise ValueError(f"{layer}: {what} must be an int >= {minimum} or a pair of them, got {value!r}")
+    return int(pair[0]), int(pair[1])
+
+
+def _compact(pair):
+    return pair[0] if pair[0] == pair[1] else pair
+
+
+def _dtype_repr(dtype):
+    return "" if np.dtype(dtype) == np.float32 else f", dtype={np.dtype(dtype)}"
+
+
+class Dense(Module):
+    """Fully connected layer ``x @ weight + bias``, weight of shape (in_features, out_features).
+
+    ``init``: ``"glorot_uniform"`` (default; weights then bias from U(-b, b) with
+    b = gain * sqrt(6 / (in + out)), scikit-learn's MLP init, which uses gain ``sqrt(1/3)`` for
+    the logistic activation), ``"he_normal"`` (zero bias) or a callable like
+    ``init.glorot_uniform``. ``rng``: Generator, RandomState, seed or None.
+    """
+
+    def __init__(self, in_features, out_features, bias=True, rng=None, dtype=np.float32,
+                 init="glorot_uniform", gain=1.0):
+        self.in_features = _positive(in_features, "in_features", "Dense")
+        self.out_features = _positive(out_features, "out_features", "Dense")
+        self.weight, self.bias = _init_params(init, (self.in_features, self.out_features),
+                                              self.in_features, self.out_features, rng, gain,
+                                              dtype, bias)
+
+    def forward(self, x):
+        shape = x.shape
+        if not shape or shape[-1] != self.in_features:
+            raise ValueError(f"{self!r}: expected input with {self.in_features} features "
+                             f"(shape (..., {self.in_features})), got shape {shape}")
+        return F.linear(x, self.weight, self.bias)
+
+    def extra_repr(self):
+        bias = "" if self.bias is not None else ", bias=False"
+        return f"{self.in_features}, {self.out_features}{bias}{_dtype_repr(self.weight.dtype)}"
+
+
+class Conv2D(Module):
+    """2-D convolution over NCHW input; weight (out_channels, in_channels, kh, kw).
+
+    ``kernel_size``, ``stride`` and ``padding`` are ints or (h, w) pairs. Init as ``Dense``, with
+    fan_in = in_channels*kh*kw and fan_out = out_channels*kh*kw.
+    """
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, bias=True,
+                 rng=None, dtype=np.float32, init="glorot_uniform", gain=1.0):
+        self.in_channels = _positive(in_channels, "in_channels", "Conv2D")
+        self.out_channels = _positive(out_channels, "out_channels", "Conv2D")
+        self.kernel_size = _pair(kernel_size, "kernel_size", "Conv2D")
+        self.stride = _pair(stride, "stride", "Conv2D")
+        self.padding = _pair(padding, "padding", "Conv2D", minimum=0)
+        kh, kw = self.kernel_size
+        self.weight, self.bias = _init_params(
+            init, (self.out_channels, self.in_channels, kh, kw), self.in_channels * kh * kw,
+            self.out_channels * kh * kw, rng, gain, dtype, bias)
+
+    def forward(self, x):
+        shape = x.shape
+        if len(shape) != 4 or shape[1] != self.in_channels:
+            raise ValueError(f"{self!r}: expected input with {self.in_channels} channels, "
+                             f"got shape {shape} (input must be (N, C, H, W))")
+        (kh, kw), (ph, pw) = self.kernel_size, self.padding
+        if shape[2] + 2 * ph < kh or shape[3] + 2 * pw < kw:
+            raise ValueError(f"{self!r}: input image of shape {shape} (padding {self.padding}) is "
+                             f"smaller than the kernel of shape {self.weight.shape}")
+        return F.conv2d(x, self.weight, self.bias, stride=self.stride, padding=self.padding)
+
+    def extra_repr(self):
+        bias = "" if self.bias is not None else ", bias=False"
+        return (f"{self.in_channels}, {self.out_channels}, kernel_size={_compact(self.kernel_size)}, "
+                f"stride={_compact(self.stride)}, padding={_compact(self.padding)}{bias}"
+                f"{_dtype_repr(self.weight.dtype)}")
+
+
+class MaxPool2D(Module):
+    """Max over (kh, kw) windows of NCHW input; stride defaults to the kernel size."""
+
+    def __init__(self, kernel_size, stride=None):
+        self.kernel_size = _pair(kernel_size, "kernel_size", "MaxPool2D")
+        self.stride = self.kernel_size if stride is None else _pair(stride, "stride", "MaxPool2D")
+
+    def forward(self, x):
+        shape = x.shape
+        kh, kw = self.kernel_size
+        if len(shape) != 4:
+            raise ValueError(f"{self!r}: expected input (N, C, H, W), got shape {shape}")
+        if shape[2] < kh or shape[3] < kw:
+            raise ValueError(f"{self!r}: input image of shape {shape} is smaller than the "
+                             f"{kh}x{kw} pooling window")
+        return F.max_pool2d(x, self.kernel_size, self.stride)
+
+    def extra_repr(self):
+        return f"kernel_size={_compact(self.kernel_size)}, stride={_compact(self.stride)}"
+
+
+class Flatten(Module):
+    """Merge all axes from ``start_axis`` on: (N, C, H, W) -> (N, C*H*W)."""
+
+    def __init__(self, start_axis=1):
+        self.start_axis = int(start_axis)
+
+    def forward(self, x):
+        return x.flatten(self.start_axis)
+
+    def extra_repr(self):
+        return "" if self.start_axis == 1 else f"start_axis={self.start_axis}"
+
+
+class Dropout(Module):
+    """Inverted dropout, active only in training mode: zero each element with probability p and
+    scale the rest by 1/(1-p). Masks come from the layer's own seeded Generator (``rng``)."""
+
+    def __init__(self, p=0.5, rng=None):
+        if not 0.0 <= p < 1.0:
+            raise ValueError(f"Dropout: p must be in [0, 1), got {p}")
+        self.p = float(p)
+        self._rng = I.as_generator(rng)
+
+    def forward(self, x):
+        return F.dropout(x, self.p, self.training, self._rng)
+
+    def extra_repr(self):
+        return f"p={self.p}"
