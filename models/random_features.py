@@ -1,0 +1,356 @@
+"""nnetsauce-style random-feature layers around any scikit-learn estimator, stackable to any depth.
+
+A layer turns ``X`` into ``[X | clusters | activation([1 | X] @ W)]`` with a fixed random (or
+quasi-random) ``W`` and hands the result to a clone of ``obj``. Because a layer is itself an
+estimator, ``CustomClassifier(obj=CustomClassifier(obj=...))`` stacks them: the outer layer's
+features are the inner layer's input. ``DeepClassifier`` / ``DeepRegressor`` build such a stack
+from one set of parameters.
+
+The feature map, fitted once in ``fit`` and replayed unchanged in ``predict``:
+
+1. column subsample (``col_sample``, seeded);
+2. when ``n_clusters > 0``: scale with ``type_scaling[2]``, cluster with KMeans or a Gaussian
+   mixture, append the labels one-hot (``cluster_encode=True``) or as one raw column;
+3. when ``n_hidden_features > 0``: scale with ``type_scaling[1]``, compute
+   ``activation([1 | X] @ W)`` (``W`` of shape ``(n_in + bias, n_hidden_features)``) with
+   tinygrad_nn Tensor ops, and at fit time only apply inverted dropout;
+4. keep ``[augmented | hidden]`` when ``direct_link`` else only ``hidden``;
+5. scale with ``type_scaling[0]`` and fit ``clone(obj)`` (on a row subsample, stratified for
+   classifiers, when ``row_sample < 1``). Regressors fit ``obj`` on ``y - mean(y)``.
+
+``type_scaling`` follows nnetsauce's code: entry 0 scales what ``obj`` sees, entry 1 what the
+hidden layer sees, entry 2 what the clustering sees. One ``seed`` drives every random draw (column
+choice, uniform nodes, clustering, dropout, row choice); uniform nodes and dropout masks are the
+same draws nnetsauce makes (``np.random.RandomState(seed)``).
+
+Fixes over nnetsauce, each pinned by a test:
+
+- ``obj`` is cloned, never mutated: fitting a layer on top of a fitted layer leaves that layer
+  (and everything beneath it) predicting exactly as before;
+- dropout is applied at fit time only (nnetsauce also masks at predict time, so a row's
+  prediction depends on its position in the batch);
+- the same scaling at fit and predict (nnetsauce's ``n_clusters=0`` path scales the direct
+  link at predict time only);
+- a second ``fit`` starts from scratch (nnetsauce keeps updating its fitted scalers);
+- ``__init__`` only stores parameters; they are validated in ``fit``;
+- a ``DeepClassifier`` stack fits every inner estimator once (nnetsauce refits the inner
+  layers once per added layer).
+"""
+from __future__ import annotations
+
+import math
+import numbers
+import warnings
+
+import numpy as np
+from scipy.stats import qmc
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, clone, is_classifier
+from sklearn.cluster import KMeans
+from sklearn.mixture import GaussianMixture
+from sklearn.preprocessing import MaxAbsScaler, MinMaxScaler, RobustScaler, StandardScaler
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from tinygrad_nn import Tensor, no_grad
+
+__all__ = ["CustomClassifier", "CustomRegressor", "DeepClassifier", "DeepRegressor"]
+
+_ACTIVATIONS = {
+    "relu": lambda t, a: t.relu(),
+    "tanh": lambda t, a: t.tanh(),
+    "sigmoid": lambda t, a: t.sigmoid(),
+    "prelu": lambda t, a: t.leaky_relu(a),
+    "elu": lambda t, a: t.elu(a),
+}
+_SCALERS = {"std": StandardScaler, "minmax": MinMaxScaler, "robust": RobustScaler,
+            "maxabs": MaxAbsScaler}
+_CLUSTERINGS = {
+    "kmeans": lambda k, seed: KMeans(n_clusters=k, random_state=seed, n_init=10),
+    "gmm": lambda k, seed: GaussianMixture(n_components=k, random_state=seed),
+}
+
+
+def _low_discrepancy(engine_cls, d, n):
+    """``n`` unscrambled low-discrepancy points in ``d`` dims, skipping the all-zero first one."""
+    engine = engine_cls(d, scramble=False)
+    engine.fast_forward(1)
+    with warnings.catch_warnings():  # Sobol warns when n is not a power of two
+        warnings.simplefilter("ignore", UserWarning)
+        return engine.random(n)
+
+
+def _hammersley(d, n):
+    """Hammersley set of ``n`` points: ``k / (n + 1)`` then the Halton radical inverses of k."""
+    first = np.arange(1, n + 1)[:, None] / (n + 1)
+    if d == 1:
+        return first
+    return np.hstack([first, _low_discrepancy(qmc.Halton, d - 1, n)])
+
+
+_NODES = {
+    "sobol": lambda d, n, seed: _low_discrepancy(qmc.Sobol, d, n).T,
+    "hammersley": lambda d, n, seed: _hammersley(d, n).T,
+    "halton": lambda d, n, seed: _low_discrepancy(qmc.Halton, d, n).T,
+    "uniform": lambda d, n, seed: np.random.RandomState(seed).random_sample((d, n)),
+}
+
+
+def _check_choice(name, value, choices):
+    """Raise ValueError naming ``name`` and the valid values unless ``value`` is one of them."""
+    if not isinstance(value, str) or value not in choices:
+        valid = ", ".join(repr(c) for c in choices)
+        raise ValueError(f"{name} must be one of {valid}; got {value!r}")
+
+
+def _check_int(name, value, low):
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < low:
+        raise ValueError(f"{name} must be an integer >= {low}; got {value!r}")
+
+
+def _check_real(name, value, inside, interval):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not inside(value):
+        raise ValueError(f"{name} must be in {interval}; got {value!r}")
+
+
+def _subsample_rows(strata, fraction, seed):
+    """Sorted row indices keeping ``ceil(fraction * size)`` rows of every stratum."""
+    _, inverse = np.unique(strata, return_inverse=True)
+    rng = np.random.RandomState(seed)
+    keep = []
+    for k in range(inverse.max() + 1):
+        rows = np.flatnonzero(inverse == k)
+        keep.append(rng.choice(rows, math.ceil(fraction * rows.size), replace=False))
+    return np.sort(np.concatenate(keep))
+
+
+class _RandomFeatures(BaseEstimator):
+    """One random-feature layer: the feature map, ``fit`` and the delegating predict."""
+
+    def __init__(self, obj, n_hidden_features=5, activation_name="relu", a=0.01,
+                 nodes_sim="sobol", bias=True, dropout=0, direct_link=True, n_clusters=2,
+                 cluster_encode=True, type_clust="kmeans", type_scaling=("std", "std", "std"),
+                 col_sample=1, row_sample=1, seed=123):
+        self.obj = obj
+        self.n_hidden_features = n_hidden_features
+        self.activation_name = activation_name
+        self.a = a
+        self.nodes_sim = nodes_sim
+        self.bias = bias
+        self.dropout = dropout
+        self.direct_link = direct_link
+        self.n_clusters = n_clusters
+        self.cluster_encode = cluster_encode
+        self.type_clust = type_clust
+        self.type_scaling = type_scaling
+        self.col_sample = col_sample
+        self.row_sample = row_sample
+        self.seed = seed
+
+    # -- parameters ------------------------------------------------------------------------
+    def _check_params(self, n_samples):
+        if not callable(getattr(self.obj, "fit", None)):
+            raise TypeError(f"obj must be an estimator with a fit method; got {self.obj!r}")
+        _check_choice("nodes_sim", self.nodes_sim, tuple(_NODES))
+        _check_choice("activation_name", self.activation_name, tuple(_ACTIVATIONS))
+        _check_choice("type_clust", self.type_clust, tuple(_CLUSTERINGS))
+        if not isinstance(self.type_scaling, (tuple, list)) or len(self.type_scaling) != 3:
+            raise ValueError("type_scaling must be a sequence of 3 scaling names (obj input, "
+                             f"hidden layer, clustering); got {self.type_scaling!r}")
+        for entry in self.type_scaling:
+            _check_choice("each type_scaling entry", entry, tuple(_SCALERS))
+        _check_int("n_hidden_features", self.n_hidden_features, 0)
+        _check_int("n_clusters", self.n_clusters, 0)
+        _check_real("dropout", self.dropout, lambda v: 0 <= v < 1, "[0, 1)")
+        _check_real("col_sample", self.col_sample, lambda v: 0 < v <= 1, "(0, 1]")
+        _check_real("row_sample", self.row_sample, lambda v: 0 < v <= 1, "(0, 1]")
+        if not self.direct_link and self.n_hidden_features == 0:
+            raise ValueError("direct_link=False with n_hidden_features=0 leaves no features")
+        if self.n_clusters > n_samples:
+            raise ValueError(f"n_clusters={self.n_clusters} is more than the number of "
+                             f"samples (n_samples={n_samples}); lower n_clusters, or set "
+                             "n_clusters=0 to skip clustering")
+
+    def _base_estimator(self):
+        """The unfitted estimator the features are handed to."""
+        return clone(self.obj)
+
+    # -- feature map -----------------------------------------------------------------------
+    def _fit_features(self, X):
+        """Fit every step of the feature map on ``X``; return the training features."""
+        n_features = X.shape[1]
+        self.index_col_ = None
+        if self.col_sample < 1:
+            size = max(1, math.ceil(self.col_sample * n_features))
+            rng = np.random.RandomState(self.seed)
+            self.index_col_ = np.sort(rng.choice(n_features, size, replace=False))
+            X = X[:, self.index_col_]
+        if self.n_clusters > 0:
+            self.clustering_scaler_ = _SCALERS[self.type_scaling[2]]().fit(X)
+            clustering = _CLUSTERINGS[self.type_clust](self.n_clusters, self.seed)
+            self.clustering_obj_ = clustering.fit(self.clustering_scaler_.transform(X))
+            X = self._append_clusters(X)
+        if self.n_hidden_features > 0:
+            self.nn_scaler_ = _SCALERS[self.type_scaling[1]]().fit(X)
+            n_in = X.shape[1] + bool(self.bias)
+            W = _NODES[self.nodes_sim](n_in, self.n_hidden_features, self.seed)
+            self.W_ = W.astype(X.dtype, copy=False)
+        Z = self._link(X, training=True)
+        self.scaler_ = _SCALERS[self.type_scaling[0]]().fit(Z)
+        return self.scaler_.transform(Z)
+
+    def _features(self, X):
+        """Replay the fitted feature map on new rows (no dropout)."""
+        if self.index_col_ is not None:
+            X = X[:, self.index_col_]
+        if self.n_clusters > 0:
+            X = self._append_clusters(X)
+        return self.scaler_.transform(self._link(X, training=False))
+
+    def _append_clusters(self, X):
+        labels = self.clustering_obj_.predict(self.clustering_scaler_.transform(X))
+        if self.cluster_encode:
+            codes = (labels[:, None] == np.arange(self.n_clusters)).astype(X.dtype)
+        else:
+            codes = labels[:, None].astype(X.dtype)
+        return np.hstack([X, codes])
+
+    def _link(self, X, training):
+        """``[X | hidden]`` (direct link) or ``hidden``; dropout only when ``training``."""
+        if self.n_hidden_features == 0:
+            return X
+        S = self.nn_scaler_.transform(X)
+        if self.bias:
+            S = np.hstack([np.ones((S.shape[0], 1), S.dtype), S])
+        with no_grad():
+            H = _ACTIVATIONS[self.activation_name](Tensor(S) @ Tensor(self.W_), self.a).numpy()
+        if training and self.dropout > 0:
+            keep = np.random.RandomState(self.seed).random_sample(H.shape) > self.dropout
+            H = H * keep / H.dtype.type(1 - self.dropout)
+        return np.hstack([X, H]) if self.direct_link else H
+
+    # -- estimator API ---------------------------------------------------------------------
+    def fit(self, X, y):
+        """Fit the feature map on ``X`` and a clone of ``obj`` on the features; return self."""
+        classifier = is_classifier(self)
+        X, y = validate_data(self, X, y, dtype=[np.float64, np.float32], y_numeric=not classifier)
+        self._check_params(X.shape[0])
+        self._check_target(y)
+        self._dtype = X.dtype  # predict casts to it, so fit and predict see the same arithmetic
+        Z = self._fit_features(X)
+        self.index_row_ = None
+        if self.row_sample < 1:
+            strata = y if classifier else np.zeros(len(y))
+            self.index_row_ = _subsample_rows(strata, self.row_sample, self.seed)
+            Z, y = Z[self.index_row_], y[self.index_row_]
+        self.estimator_ = self._base_estimator().fit(Z, self._obj_target(y))
+        return self
+
+    def _transform_input(self, X):
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=self._dtype, reset=False)
+        return self._features(X)
+
+
+class CustomClassifier(ClassifierMixin, _RandomFeatures):
+    """Classifier = random-feature layer + a clone of ``obj`` (any classifier, or another layer).
+
+    Parameters (nnetsauce's names and defaults; the module docstring gives the feature map):
+    ``obj`` estimator with ``fit``; ``n_hidden_features`` hidden nodes (0: none);
+    ``activation_name`` 'relu', 'tanh', 'sigmoid', 'prelu' or 'elu', with ``a`` the prelu slope
+    or elu scale; ``nodes_sim`` 'sobol', 'hammersley', 'halton' (unscrambled, first point
+    skipped) or 'uniform' (seeded, in [0, 1)); ``bias`` adds the ones column; ``dropout`` in
+    [0, 1); ``direct_link`` keeps the inputs beside the hidden nodes; ``n_clusters`` (0: no
+    clustering), ``cluster_encode`` (one-hot, else one label column), ``type_clust`` 'kmeans'
+    or 'gmm'; ``type_scaling`` three of 'std', 'minmax', 'robust', 'maxabs'; ``col_sample`` and
+    ``row_sample`` fractions in (0, 1]; ``seed`` for every random draw.
+
+    Fitted: ``estimator_`` (the fitted clone of ``obj``), ``classes_``, ``W_``, ``scaler_``,
+    ``nn_scaler_``, ``clustering_obj_``, ``clustering_scaler_``, ``index_col_`` and
+    ``index_row_`` (None when all columns / rows are used).
+    """
+
+    def _check_target(self, y):
+        check_classification_targets(y)
+        self.classes_ = np.unique(y)
+
+    def _obj_target(self, y):
+        return y
+
+    def predict(self, X):
+        """Class labels predicted by ``estimator_`` on the features of ``X``."""
+        Z = self._transform_input(X)
+        return self.estimator_.predict(Z)
+
+    @available_if(lambda self: hasattr(self.obj, "predict_proba"))
+    def predict_proba(self, X):
+        """Class probabilities (columns in ``classes_`` order), when ``obj`` has them."""
+        Z = self._transform_input(X)
+        return self.estimator_.predict_proba(Z)
+
+
+class CustomRegressor(RegressorMixin, _RandomFeatures):
+    """Regressor = random-feature layer + a clone of ``obj`` fitted on the centred target.
+
+    Same parameters as ``CustomClassifier``; ``y_mean_`` is added back in ``predict``. Rows are
+    subsampled uniformly (no strata) when ``row_sample < 1``.
+    """
+
+    def _check_target(self, y):
+        pass
+
+    def _obj_target(self, y):
+        self.y_mean_ = y.mean()
+        return y - self.y_mean_
+
+    def predict(self, X):
+        """``y_mean_`` plus ``estimator_``'s prediction on the features of ``X``."""
+        Z = self._transform_input(X)
+        return self.y_mean_ + self.estimator_.predict(Z)
+
+
+class _Deep:
+    """A stack of ``n_layers`` random-feature layers sharing one set of parameters.
+
+    ``n_layers=1`` is a single layer; ``n_layers=3`` is ``Layer(Layer(Layer(obj)))``. The outer
+    layer is this estimator itself and ``estimator_`` the fitted inner stack, so every inner
+    estimator is fitted exactly once.
+    """
+
+    _layer = None  # the single-layer class the stack is built from
+
+    def __init__(self, obj, n_layers=3, n_hidden_features=5, activation_name="relu", a=0.01,
+                 nodes_sim="sobol", bias=True, dropout=0, direct_link=True, n_clusters=2,
+                 cluster_encode=True, type_clust="kmeans", type_scaling=("std", "std", "std"),
+                 col_sample=1, row_sample=1, seed=123):
+        self.n_layers = n_layers
+        super().__init__(obj, n_hidden_features=n_hidden_features,
+                         activation_name=activation_name, a=a, nodes_sim=nodes_sim, bias=bias,
+                         dropout=dropout, direct_link=direct_link, n_clusters=n_clusters,
+                         cluster_encode=cluster_encode, type_clust=type_clust,
+                         type_scaling=type_scaling, col_sample=col_sample,
+                         row_sample=row_sample, seed=seed)
+
+    def _check_params(self, n_samples):
+        _check_int("n_layers", self.n_layers, 1)
+        super()._check_params(n_samples)
+
+    def _base_estimator(self):
+        params = self.get_params(deep=False)
+        del params["obj"], params["n_layers"]
+        estimator = clone(self.obj)
+        for _ in range(self.n_layers - 1):
+            estimator = self._layer(estimator, **params)
+        return estimator
+
+
+class DeepClassifier(_Deep, CustomClassifier):
+    """``n_layers`` stacked ``CustomClassifier`` layers around ``obj``, one parameter set."""
+
+    _layer = CustomClassifier
+
+
+class DeepRegressor(_Deep, CustomRegressor):
+    """``n_layers`` stacked ``CustomRegressor`` layers around ``obj``, one parameter set."""
+
+    _layer = CustomRegressor

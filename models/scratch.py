@@ -1,0 +1,283 @@
+"""The two from-scratch networks of the source documents, rebuilt on the framework.
+
+Both are one-hidden-layer classifiers that their seeds train with hand-written backprop in numpy.
+Here they keep the seeds' hyperparameter names, weight initialisation and objective, but the
+gradients come from autodiff and the loop from `tinygrad_nn.training.fit` with plain SGD:
+
+- `NeuralNetMLP` (seed 05, MNIST): sigmoid (or ReLU) hidden layer, sigmoid outputs, squared
+  error against one-hot targets; weights ~ N(0, 0.1^2) drawn from ``RandomState(random_seed)``,
+  zero biases; ``num_hidden``, ``num_epochs``, ``learning_rate``, ``minibatch_size``.
+- `NeuralNetwork` (seed 04, digits): sigmoid hidden layer, softmax output, cross-entropy summed
+  over the minibatch plus an L2 penalty ``lmbd / 2 * ||W||^2`` on both weight matrices;
+  weights ~ N(0, 1), biases 0.01; ``n_hidden_neurons``, ``epochs``, ``batch_size``, ``eta``,
+  ``lmbd``.
+
+Both are scikit-learn classifiers (`fit`, `predict`, `predict_proba`, `score`, cloneable, usable
+in `GridSearchCV`), accept any label type, and record per-epoch curves: ``loss_curve_``,
+``train_scores_`` (training accuracy after each epoch) and, when ``fit`` is given
+``X_valid, y_valid``, ``validation_scores_``.
+"""
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+import tinygrad_nn.functional as F
+from tinygrad_nn import Tensor, no_grad, nn, optim
+from tinygrad_nn.training import fit as train_loop
+
+__all__ = ["NeuralNetMLP", "NeuralNetwork"]
+
+
+class _ScratchClassifier(ClassifierMixin, BaseEstimator):
+    """What both seed networks share: validation, the training loop, prediction.
+
+    A subclass names its hyperparameters and supplies four hooks: `_settings` (hidden size,
+    epochs, batch size, learning rate, seed, hidden activation), `_init_weights` (the seed's
+    initial values), `_objective` (the loss the seed descends on one minibatch, plus the
+    per-sample loss to record) and `_proba` (network output to class probabilities).
+    """
+
+    _HIDDEN = {"sigmoid": nn.Sigmoid, "relu": nn.ReLU}
+
+    # ------------------------------------------------------------------ hooks
+    def _settings(self):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _output_layer(self):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _init_weights(self, rng, hidden, output):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _objective(self, out, target, weights):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _proba(self, out):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ estimator API
+    def fit(self, X, y, X_valid=None, y_valid=None):
+        """Train from the seed's initial weights; ``X_valid, y_valid`` add ``validation_scores_``."""
+        s = self._checked_settings()
+        X, y = validate_data(self, X, y, dtype=np.float32)
+        check_classification_targets(y)
+        self.classes_, y_idx = np.unique(y, return_inverse=True)
+        if len(self.classes_) < 2:
+            raise ValueError(
+                f"{type(self).__name__} needs samples of at least 2 classes in y, got only "
+                f"class {self.classes_[0]!r}")
+        valid = None
+        if (X_valid is None) != (y_valid is None):
+            raise ValueError("fit: pass both X_valid and y_valid, or neither")
+        if X_valid is not None:
+            X_valid = validate_data(self, X_valid, dtype=np.float32, reset=False)
+            valid = (X_valid, np.asarray(y_valid))
+
+        rng = np.random.RandomState(s["seed"])
+        hidden = nn.Dense(self.n_features_in_, s["hidden"])
+        output = nn.Dense(s["hidden"], len(self.classes_))
+        self._init_weights(rng, hidden, output)
+        self.module_ = nn.Sequential(hidden, self._HIDDEN[s["activation"]](), output,
+                                     *self._output_layer())
+        self.loss_curve_, self.train_scores_ = [], []
+        self.validation_scores_ = [] if valid is not None else None
+
+        target = self._target(y_idx)
+        module, weights = self.module_, (hidden.weight, output.weight)
+        opt = optim.SGD(module.parameters(), lr=s["lr"])
+
+        epoch_loss = [0.0]  # per-sample loss summed over the current epoch
+
+        def step_loss(xb, tb):
+            loss, per_sample = self._objective(module(Tensor(xb)), tb, weights)
+            epoch_loss[0] += per_sample.item() * len(xb)
+            return loss
+
+        def on_epoch_end(epoch, history):
+            self.loss_curve_.append(epoch_loss[0] / len(X))
+            epoch_loss[0] = 0.0
+            self.train_scores_.append(self._accuracy(X, y_idx))
+            if valid is not None:
+                self.validation_scores_.append(self.score(*valid))
+            return False
+
+        train_loop(step_loss, opt, (X, target), epochs=s["epochs"], batch_size=s["batch_size"],
+                   shuffle=True, rng=rng, on_epoch_end=on_epoch_end, progress=False)
+        self.n_iter_ = len(self.loss_curve_)
+        if not all(np.isfinite(p.data).all() for p in module.parameters()):
+            raise ValueError(
+                f"{type(self).__name__}: training diverged (non-finite weights); use a smaller "
+                "learning rate")
+        return self
+
+    def predict_proba(self, X):
+        """Class probabilities, one row per sample, columns in ``classes_`` order."""
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=np.float32, reset=False)
+        with no_grad():
+            return self._proba(self.module_(Tensor(X))).astype(np.float64)
+
+    def predict(self, X):
+        """The class of highest probability for each sample."""
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+    # ------------------------------------------------------------------ helpers
+    def _target(self, y_idx):
+        """What the loss compares the network output with (class indices by default)."""
+        return y_idx
+
+    def _accuracy(self, X, y_idx):
+        with no_grad():
+            out = self.module_(Tensor(X)).data
+        return float(np.mean(np.argmax(out, axis=1) == y_idx))
+
+    def _checked_settings(self):
+        s = self._settings()
+        name = type(self).__name__
+        for key in ("hidden", "epochs", "batch_size"):
+            param, value = s["names"][key], s[key]
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+                raise ValueError(f"{name}: {param} must be an integer >= 1, got {value!r}")
+        lr_name, lr = s["names"]["lr"], s["lr"]
+        if isinstance(lr, bool) or not isinstance(lr, numbers.Real) or not lr > 0 \
+                or not np.isfinite(lr):
+            raise ValueError(f"{name}: {lr_name} must be a positive number, got {lr!r}")
+        if s["activation"] not in self._HIDDEN:
+            raise ValueError(f"{name}: hidden_activation must be one of {sorted(self._HIDDEN)}, "
+                             f"got {s['activation']!r}")
+        seed = s["seed"]
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
+            raise ValueError(f"{name}: {s['names']['seed']} must be an int or None, got {seed!r}")
+        return s
+
+
+class NeuralNetMLP(_ScratchClassifier):
+    """Seed 05's 784-50-10 MNIST network: sigmoid outputs trained on squared error.
+
+    Parameters
+    ----------
+    num_hidden : int, default 50
+        Units in the hidden layer.
+    num_epochs : int, default 40
+        Passes over the training data.
+    learning_rate : float, default 0.1
+        Plain SGD step size.
+    minibatch_size : int, default 100
+        Samples per gradient step (the data are reshuffled every epoch).
+    random_seed : int or None, default 123
+        Seeds the weight draws and the shuffling: the same seed gives the same model.
+    hidden_activation : {"sigmoid", "relu"}, default "sigmoid"
+        The seed's network, or its ReLU exercise.
+
+    The loss is the seed's: squared error summed over the one-hot classes and averaged over the
+    minibatch (the gradient its backward pass computes); ``loss_curve_`` records the mean
+    squared error per output as the seed prints it. The outputs are independent sigmoids, so
+    `predict_proba` divides each row by its sum; `predict` is the argmax either way.
+    """
+
+    def __init__(self, num_hidden=50, num_epochs=40, learning_rate=0.1, minibatch_size=100,
+                 random_seed=123, hidden_activation="sigmoid"):
+        self.num_hidden = num_hidden
+        self.num_epochs = num_epochs
+        self.learning_rate = learning_rate
+        self.minibatch_size = minibatch_size
+        self.random_seed = random_seed
+        self.hidden_activation = hidden_activation
+
+    def _settings(self):
+        return dict(hidden=self.num_hidden, epochs=self.num_epochs, lr=self.learning_rate,
+                    batch_size=self.minibatch_size, seed=self.random_seed,
+                    activation=self.hidden_activation,
+                    names=dict(hidden="num_hidden", epochs="num_epochs", lr="learning_rate",
+                               batch_size="minibatch_size", seed="random_seed"))
+
+    def _output_layer(self):
+        return (nn.Sigmoid(),)
+
+    def _init_weights(self, rng, hidden, output):
+        # The seed draws (out, in) matrices, hidden first; ours are stored (in, out).
+        for layer in (hidden, output):
+            n_in, n_out = layer.weight.shape
+            layer.weight.data[...] = rng.normal(0.0, 0.1, size=(n_out, n_in)).T
+            layer.bias.data[...] = 0.0
+
+    def _target(self, y_idx):
+        return np.eye(len(self.classes_), dtype=np.float32)[y_idx]
+
+    def _objective(self, out, target, weights):
+        mse = F.mse_loss(out, target)
+        return mse * target.shape[1], mse
+
+    def _proba(self, out):
+        scores = out.data
+        return scores / scores.sum(axis=1, keepdims=True)
+
+
+class NeuralNetwork(_ScratchClassifier):
+    """Seed 04's 64-50-10 digits network: sigmoid hidden layer, softmax output, cross-entropy.
+
+    Parameters
+    ----------
+    n_hidden_neurons : int, default 50
+        Units in the hidden layer.
+    epochs : int, default 10
+        Passes over the training data.
+    batch_size : int, default 100
+        Samples per gradient step (the data are reshuffled every epoch).
+    eta : float, default 0.1
+        SGD step size. As in the seed, it multiplies the gradient of the loss *summed* over the
+        minibatch, so it is ``batch_size`` times larger than a mean-loss learning rate.
+    lmbd : float, default 0.0
+        L2 strength: each step adds ``lmbd * W`` to the gradient of both weight matrices
+        (biases are not penalised).
+    random_state : int or None, default 0
+        Seeds the weight draws and the shuffling (the seed calls ``np.random.seed(0)``).
+
+    ``loss_curve_`` records the mean cross-entropy per sample over each epoch (penalty excluded).
+    """
+
+    def __init__(self, n_hidden_neurons=50, epochs=10, batch_size=100, eta=0.1, lmbd=0.0,
+                 random_state=0):
+        self.n_hidden_neurons = n_hidden_neurons
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.eta = eta
+        self.lmbd = lmbd
+        self.random_state = random_state
+
+    def _settings(self):
+        return dict(hidden=self.n_hidden_neurons, epochs=self.epochs, lr=self.eta,
+                    batch_size=self.batch_size, seed=self.random_state, activation="sigmoid",
+                    names=dict(hidden="n_hidden_neurons", epochs="epochs", lr="eta",
+                               batch_size="batch_size", seed="random_state"))
+
+    def _checked_settings(self):
+        s = super()._checked_settings()
+        lmbd = self.lmbd
+        if isinstance(lmbd, bool) or not isinstance(lmbd, numbers.Real) or not lmbd >= 0 \
+                or not np.isfinite(lmbd):
+            raise ValueError(f"NeuralNetwork: lmbd must be a number >= 0, got {lmbd!r}")
+        return s
+
+    def _output_layer(self):
+        return ()
+
+    def _init_weights(self, rng, hidden, output):
+        for layer in (hidden, output):
+            layer.weight.data[...] = rng.standard_normal(layer.weight.shape)
+            layer.bias.data[...] = 0.01
+
+    def _objective(self, out, target, weights):
+        total = F.cross_entropy(out, target, reduction="sum")
+        loss = total
+        if self.lmbd:
+            loss = total + (0.5 * self.lmbd) * sum((w * w).sum() for w in weights)
+        return loss, total / len(target)
+
+    def _proba(self, out):
+        return out.softmax(axis=-1).data

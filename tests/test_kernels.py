@@ -1,0 +1,311 @@
+"""Numba kernels against numpy/scipy references and finite differences.
+
+``make test`` also runs this file under NUMBA_DISABLE_JIT=1 (pure-Python loops), so every
+array here stays small.
+"""
+import os
+import subprocess
+import sys
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import array_shapes, arrays
+from numba import config, njit
+from scipy.special import expit, log_softmax, logsumexp, softmax
+
+from tinygrad_nn.kernels import softmax as K
+from tinygrad_nn.kernels import vecmath
+from tinygrad_nn.kernels.activations import ACTIVATIONS
+
+FLOATS = [np.float32, np.float64]
+RTOL = {np.float32: 2e-6, np.float64: 1e-13}
+KINKED = {"relu", "leaky_relu", "elu"}  # derivative jumps at 0
+PARAM = {"leaky_relu": 0.1, "elu": 0.7}
+
+REFERENCE = {  # float64 numpy/scipy forms of each activation
+    "sigmoid": lambda x, p: expit(x),
+    "tanh": lambda x, p: np.tanh(x),
+    "relu": lambda x, p: np.maximum(x, 0.0),
+    "leaky_relu": lambda x, p: np.where(x > 0, x, p * x),
+    "elu": lambda x, p: np.where(x > 0, x, p * np.expm1(np.minimum(x, 0.0))),
+    "softplus": lambda x, p: np.logaddexp(0.0, x),
+}
+
+jit_only = pytest.mark.skipif(config.DISABLE_JIT, reason="needs compiled kernels")
+
+
+def close(got, want, dtype):
+    np.testing.assert_allclose(got, want, rtol=RTOL[dtype], atol=1e-30)
+
+
+def float_arrays(dtype, lo=-30.0, hi=30.0, max_dims=3):
+    return arrays(dtype, array_shapes(min_dims=0, max_dims=max_dims, min_side=0, max_side=4),
+                  elements=st.floats(lo, hi, width=np.dtype(dtype).itemsize * 8))
+
+
+# ---------------------------------------------------------------- vecmath
+
+
+def _map(fn, x):
+    """Apply a vecmath scalar function elementwise inside a jitted loop (its overload)."""
+    if fn not in _LOOPS:
+        @njit(error_model="numpy")
+        def loop(x):
+            out = np.empty_like(x)
+            for i in range(x.size):
+                out[i] = fn(x[i])
+            return out
+        _LOOPS[fn] = loop
+    return _LOOPS[fn](x)
+
+
+_LOOPS = {}
+
+
+def ulps(got, want, dtype):
+    """Error in units of the last place of ``want`` (computed in long double)."""
+    want64 = want.astype(np.float64)
+    spacing = np.spacing(np.abs(want64).astype(dtype)).astype(np.float64)
+    return np.abs(got.astype(np.float64) - want64) / spacing
+
+
+@jit_only  # without the JIT these are numpy's functions
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("name, lo, hi, max_ulp", [
+    ("exp", -80.0, 80.0, 2), ("expm1", -80.0, 80.0, 3), ("tanh", -12.0, 12.0, 6),
+    ("log1p_unit", 0.0, 1.0, 4),
+])
+def test_vecmath_accuracy_in_ulps(name, lo, hi, max_ulp, dtype):
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.uniform(lo, hi, 1500), rng.uniform(max(lo, -1e-3), 1e-3, 300),
+                        [lo, hi, 0.0, 1e-30]]).astype(dtype)
+    want = getattr(np, name.replace("_unit", ""))(x.astype(np.longdouble))
+    assert ulps(_map(getattr(vecmath, name), x), want, dtype).max() <= max_ulp
+
+
+@jit_only
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_vecmath_edges_flush_saturate_and_keep_nan(dtype):
+    x = np.array([np.nan, np.inf, -np.inf, 1e4, -1e4, 0.0], dtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        e, em1, t = (_map(f, x) for f in (vecmath.exp, vecmath.expm1, vecmath.tanh))
+    np.testing.assert_array_equal(e, [np.nan, np.inf, 0, np.inf, 0, 1])
+    np.testing.assert_array_equal(em1, [np.nan, np.inf, -1, np.inf, -1, 0])
+    np.testing.assert_array_equal(t, [np.nan, 1, -1, 1, -1, 0])
+    assert e.dtype == em1.dtype == t.dtype == dtype
+    assert np.signbit(_map(vecmath.tanh, np.array([-0.0], dtype)))[0]
+
+
+# ---------------------------------------------------------------- activations
+
+
+@pytest.mark.parametrize("name", sorted(ACTIVATIONS))
+@pytest.mark.parametrize("dtype", FLOATS)
+@settings(max_examples=15)
+@given(data=st.data())
+def test_activation_forward_matches_reference(name, dtype, data):
+    x = data.draw(float_arrays(dtype))
+    forward, _ = ACTIVATIONS[name]
+    y = forward(x, PARAM.get(name, 0.0))
+    assert y.shape == x.shape and y.dtype == dtype
+    close(y, REFERENCE[name](x.astype(np.float64), PARAM.get(name, 0.0)), dtype)
+
+
+@pytest.mark.parametrize("name", sorted(ACTIVATIONS))
+@settings(max_examples=15)
+@given(data=st.data())
+def test_activation_backward_matches_finite_differences(name, data):
+    x = data.draw(float_arrays(np.float64, -8.0, 8.0, max_dims=2))
+    if name in KINKED:
+        x = np.where(np.abs(x) < 1e-3, 0.5, x)  # keep away from the kink
+    grad = data.draw(arrays(np.float64, x.shape, elements=st.floats(-2, 2)))
+    p = PARAM.get(name, 0.0)
+    forward, backward = ACTIVATIONS[name]
+    got = backward(x, forward(x, p), grad, p)
+    h = 1e-6
+    numeric = (forward(np.asarray(x + h), p) - forward(np.asarray(x - h), p)) / (2 * h)
+    assert got.shape == x.shape and got.dtype == np.float64
+    np.testing.assert_allclose(got, grad * numeric, rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("name", sorted(ACTIVATIONS))
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_activation_float32_gradient_matches_float64(name, dtype):
+    x = np.linspace(-6, 6, 25).astype(dtype).reshape(5, 5)
+    grad = np.full_like(x, 0.5)
+    forward, backward = ACTIVATIONS[name]
+    p = PARAM.get(name, 0.0)
+    got = backward(x, forward(x, p), grad, p)
+    x64 = x.astype(np.float64)
+    want = backward(x64, forward(x64, p), grad.astype(np.float64), p)
+    assert got.dtype == dtype
+    # atol: 1 - y*y from a float32 y near +-1 keeps only absolute accuracy (as numpy's would)
+    np.testing.assert_allclose(got, want, rtol=10 * RTOL[dtype], atol=1e-6)
+
+
+@pytest.mark.parametrize("name", sorted(ACTIVATIONS))
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_activation_extreme_inputs_are_finite_and_silent(name, dtype):
+    x = np.array([-1e4, -100.0, -30.0, 30.0, 100.0, 1e4], dtype)
+    forward, backward = ACTIVATIONS[name]
+    p = PARAM.get(name, 0.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with np.errstate(over="raise", invalid="raise", divide="raise"):
+            y = forward(x, p)
+            g = backward(x, y, np.ones_like(x), p)
+    assert np.isfinite(y).all() and np.isfinite(g).all()
+    close(y, REFERENCE[name](x.astype(np.float64), p), dtype)
+
+
+@pytest.mark.parametrize("name", sorted(ACTIVATIONS))
+def test_activation_propagates_nan(name):
+    forward, _ = ACTIVATIONS[name]
+    assert np.isnan(forward(np.array([np.nan, 1.0], np.float32), PARAM.get(name, 0.0))[0])
+
+
+@pytest.mark.parametrize("name", sorted(ACTIVATIONS))
+@pytest.mark.parametrize("shape", [(0,), (3, 0), (2, 0, 4)])
+def test_activation_empty_arrays(name, shape):
+    forward, backward = ACTIVATIONS[name]
+    x = np.zeros(shape, np.float32)
+    y = forward(x, 0.1)
+    g = backward(x, y, x, 0.1)
+    assert y.shape == g.shape == shape and y.dtype == g.dtype == np.float32
+
+
+def test_activation_param_is_used():
+    x = np.array([-2.0, 3.0])
+    np.testing.assert_allclose(ACTIVATIONS["leaky_relu"][0](x, 0.25), [-0.5, 3.0])
+    np.testing.assert_allclose(ACTIVATIONS["leaky_relu"][1](x, x, np.ones(2), 0.25), [0.25, 1.0])
+    np.testing.assert_allclose(ACTIVATIONS["elu"][0](x, 2.0), [2 * np.expm1(-2.0), 3.0])
+
+
+@jit_only
+def test_activation_kernels_load_from_cache_in_a_fresh_process(tmp_path):
+    """Closures made by the factory must hit Numba's on-disk cache (closures over jitted
+    dispatchers would not: they recompile in every process)."""
+    script = (
+        "import numpy as np\n"
+        "from tinygrad_nn.kernels.activations import ACTIVATIONS\n"
+        "f = ACTIVATIONS['softplus'][0]\n"
+        "f(np.ones(3, np.float32), 0.0)\n"
+        "s = f.kernel.stats\n"
+        "print(sum(s.cache_hits.values()), sum(s.cache_misses.values()))\n"
+    )
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path))
+    runs = [subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
+                           text=True, check=True).stdout.split() for _ in range(2)]
+    assert runs[0] == ["0", "1"]  # compiled and saved
+    assert runs[1] == ["1", "0"]  # loaded
+    assert len(list(tmp_path.rglob("activations*.nbc"))) == 1  # no new entry per process
+
+
+# ---------------------------------------------------------------- softmax family
+
+
+def rows(dtype, lo=-30.0, hi=30.0):
+    shapes = st.tuples(st.integers(0, 4), st.integers(1, 6))
+    return shapes.flatmap(lambda s: arrays(dtype, s, elements=st.floats(
+        lo, hi, width=np.dtype(dtype).itemsize * 8)))
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+@settings(max_examples=20)
+@given(data=st.data())
+def test_softmax_family_matches_scipy(dtype, data):
+    x = data.draw(rows(dtype))
+    x64 = x.astype(np.float64)
+    for got, want in [(K.softmax_forward(x), softmax(x64, axis=1)),
+                      (K.log_softmax_forward(x), log_softmax(x64, axis=1)),
+                      (K.logsumexp_forward(x), logsumexp(x64, axis=1))]:
+        assert got.dtype == dtype
+        np.testing.assert_allclose(got, want, rtol=4 * RTOL[dtype], atol=8 * RTOL[dtype])
+
+
+def _numeric_vjp(fn, x, grad, h=1e-6):
+    """d/dx sum(grad * fn(x)) by central differences."""
+    out = np.zeros_like(x)
+    for idx in np.ndindex(x.shape):
+        step = np.zeros_like(x)
+        step[idx] = h
+        out[idx] = np.sum(grad * (fn(x + step) - fn(x - step))) / (2 * h)
+    return out
+
+
+@settings(max_examples=15)
+@given(x=rows(np.float64, -5, 5), seed=st.integers(0, 2**16))
+def test_softmax_family_backward_matches_finite_differences(x, seed):
+    rng = np.random.default_rng(seed)
+    g = rng.standard_normal(x.shape)
+    y = K.softmax_forward(x)
+    np.testing.assert_allclose(K.softmax_backward(y, g), _numeric_vjp(K.softmax_forward, x, g),
+                               rtol=1e-5, atol=1e-8)
+    ly = K.log_softmax_forward(x)
+    np.testing.assert_allclose(K.log_softmax_backward(ly, g),
+                               _numeric_vjp(K.log_softmax_forward, x, g), rtol=1e-5, atol=1e-8)
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+@settings(max_examples=20)
+@given(data=st.data())
+def test_cross_entropy_matches_log_softmax_nll(dtype, data):
+    x = data.draw(rows(dtype))
+    target = np.array(data.draw(st.lists(st.integers(0, x.shape[1] - 1), min_size=x.shape[0],
+                                         max_size=x.shape[0])), dtype=np.int64)
+    loss, probs = K.cross_entropy_forward(x, target)
+    ls = log_softmax(x.astype(np.float64), axis=1)
+    assert loss.dtype == probs.dtype == dtype and loss.shape == (x.shape[0],)
+    tol = dict(rtol=4 * RTOL[dtype], atol=8 * RTOL[dtype])
+    np.testing.assert_allclose(loss, -ls[np.arange(x.shape[0]), target], **tol)
+    np.testing.assert_allclose(probs, np.exp(ls), **tol)
+
+
+@settings(max_examples=15)
+@given(x=rows(np.float64, -5, 5), seed=st.integers(0, 2**16))
+def test_cross_entropy_backward_matches_finite_differences(x, seed):
+    rng = np.random.default_rng(seed)
+    target = rng.integers(0, x.shape[1], x.shape[0])
+    g = rng.standard_normal(x.shape[0])
+    _, probs = K.cross_entropy_forward(x, target)
+    numeric = _numeric_vjp(lambda z: K.cross_entropy_forward(z, target)[0], x, g)
+    np.testing.assert_allclose(K.cross_entropy_backward(probs, target, g), numeric,
+                               rtol=1e-5, atol=1e-8)
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_softmax_family_extreme_logits_are_finite_and_silent(dtype):
+    x = np.array([[1e4, -1e4, 0.0], [-1e4, -1e4, -1e4], [1e4, 1e4, -1e4]], dtype)
+    target = np.array([1, 0, 2])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with np.errstate(over="raise", invalid="raise", divide="raise"):
+            y, ly, lse = K.softmax_forward(x), K.log_softmax_forward(x), K.logsumexp_forward(x)
+            loss, probs = K.cross_entropy_forward(x, target)
+            grads = [K.softmax_backward(y, x), K.log_softmax_backward(ly, x),
+                     K.cross_entropy_backward(probs, target, np.ones(3, dtype))]
+    for a in (y, ly, lse, loss, probs, *grads):
+        assert np.isfinite(a).all() and a.dtype == dtype
+    np.testing.assert_allclose(y, softmax(x.astype(np.float64), axis=1), atol=1e-6)
+    np.testing.assert_allclose(ly[1], np.full(3, -np.log(3)), rtol=RTOL[dtype])
+    np.testing.assert_allclose(loss, [2e4, np.log(3), 2e4 + np.log(2)], rtol=RTOL[dtype])
+
+
+def test_logsumexp_infinite_rows_follow_scipy():
+    x = np.array([[-np.inf, -np.inf], [np.inf, 0.0], [np.nan, 0.0]])
+    with np.errstate(all="ignore"):
+        np.testing.assert_array_equal(K.logsumexp_forward(x), logsumexp(x, axis=1))
+
+
+@pytest.mark.parametrize("shape", [(0, 3), (2, 0)])
+def test_softmax_family_empty(shape):
+    x = np.zeros(shape, np.float32)
+    with np.errstate(divide="ignore"):  # empty rows: sum 0 (NUMBA_DISABLE_JIT runs numpy scalars)
+        assert K.softmax_forward(x).shape == shape
+        lse = K.logsumexp_forward(x)
+    assert K.log_softmax_backward(x, x).shape == shape
+    np.testing.assert_array_equal(lse, np.full(shape[0], -np.inf, np.float32))
