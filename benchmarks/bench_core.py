@@ -77,16 +77,18 @@ def numpy_activations():
     def relu(x, g):
         return np.maximum(x, 0), g * (x > 0)
 
+    one, slope = np.float32(1), np.float32(0.01)  # float32 constants: no float64 promotion
+
     def leaky_relu(x, g):
-        return np.where(x > 0, x, 0.01 * x), g * np.where(x > 0, 1, 0.01).astype(x.dtype)
+        return np.where(x > 0, x, slope * x), g * np.where(x > 0, one, slope)
 
     def elu(x, g):
         y = np.where(x > 0, x, np.expm1(x))
-        return y, g * np.where(x > 0, 1, y + 1)
+        return y, g * np.where(x > 0, one, y + one)
 
     def softplus(x, g):
-        y = np.logaddexp(0, x)
-        return y, g / (1 + np.exp(-x))
+        y = np.logaddexp(np.float32(0), x)
+        return y, g / (one + np.exp(-x))
 
     return {"sigmoid": sigmoid, "tanh": tanh, "relu": relu, "leaky_relu": leaky_relu,
             "elu": elu, "softplus": softplus}

@@ -18,7 +18,7 @@ from sklearn.datasets import load_digits
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.model_selection import train_test_split
 
-from tinygrad_nn.models.random_features import CustomClassifier
+from tinygrad_nn.models import CustomClassifier
 
 REPEAT = 7
 SEED_ACCURACIES = (0.9388, 0.9305, 0.9417)

@@ -45,8 +45,9 @@ def main(quick=False, outdir="outputs"):
     ax_fn, ax_grad, ax_loss = fig.subplots(1, 3)
     z = np.linspace(-3, 3, 601)
     results = {}
-    for name, activation in (("relu", "relu"), ("leaky_relu (custom)", leaky_relu)):
-        fn = (lambda t: t.relu()) if activation == "relu" else activation
+    candidates = (("relu (built in)", "relu", lambda t: t.relu()),
+                  ("leaky_relu (custom)", leaky_relu, leaky_relu))
+    for name, activation, fn in candidates:
         value, slope = _value_and_slope(fn, z)
         ax_fn.plot(z, value, label=name)
         ax_grad.plot(z, slope, label=name)

@@ -11,9 +11,11 @@ Run: python examples/mlp_learning_rate.py [--quick] [--outdir DIR]
 """
 import argparse
 import time
+import warnings
 from pathlib import Path
 
 from matplotlib.figure import Figure
+from sklearn.exceptions import ConvergenceWarning
 
 from tinygrad_nn.data import load_mnist, split
 from tinygrad_nn.models import MLPClassifier
@@ -36,7 +38,9 @@ def main(quick=False, outdir="outputs"):
         t0 = time.perf_counter()
         clf = MLPClassifier(hidden_layer_sizes=(500,), learning_rate_init=lr, max_iter=max_iter,
                             early_stopping=True, n_iter_no_change=max_iter, random_state=0)
-        clf.fit(X_train, y_train)
+        with warnings.catch_warnings():  # every run uses its whole budget, on purpose
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            clf.fit(X_train, y_train)
         results[lr] = dict(best_validation=max(clf.validation_scores_),
                            test_accuracy=clf.score(X_test, y_test),
                            seconds=time.perf_counter() - t0)

@@ -20,7 +20,7 @@ from sklearn.ensemble import RandomForestClassifier
 from sklearn.metrics import ConfusionMatrixDisplay, confusion_matrix
 from sklearn.model_selection import train_test_split
 
-from tinygrad_nn.models.random_features import CustomClassifier
+from tinygrad_nn.models import CustomClassifier
 
 SEED_ACCURACIES = (0.9388, 0.9305, 0.9417)  # the seed's published layer 1, 2, 3 accuracies
 

@@ -32,6 +32,8 @@ from tinygrad_nn.training import fit as train_loop
 
 __all__ = ["NeuralNetMLP", "NeuralNetwork"]
 
+_DTYPES = (np.float64, np.float32)  # float32 input trains a float32 network, anything else float64
+
 
 class _ScratchClassifier(ClassifierMixin, BaseEstimator):
     """What both seed networks share: validation, the training loop, prediction.
@@ -64,30 +66,30 @@ class _ScratchClassifier(ClassifierMixin, BaseEstimator):
     def fit(self, X, y, X_valid=None, y_valid=None):
         """Train from the seed's initial weights; ``X_valid, y_valid`` add ``validation_scores_``."""
         s = self._checked_settings()
-        X, y = validate_data(self, X, y, dtype=np.float32)
+        X, y = validate_data(self, X, y, dtype=_DTYPES)
         check_classification_targets(y)
         self.classes_, y_idx = np.unique(y, return_inverse=True)
         if len(self.classes_) < 2:
             raise ValueError(
-                f"{type(self).__name__} needs samples of at least 2 classes in y, got only "
-                f"class {self.classes_[0]!r}")
+                f"{type(self).__name__} needs samples of at least 2 classes in y, got only one "
+                f"class: {self.classes_[0]!r}")
         valid = None
         if (X_valid is None) != (y_valid is None):
             raise ValueError("fit: pass both X_valid and y_valid, or neither")
         if X_valid is not None:
-            X_valid = validate_data(self, X_valid, dtype=np.float32, reset=False)
+            X_valid = validate_data(self, X_valid, dtype=_DTYPES, reset=False)
             valid = (X_valid, np.asarray(y_valid))
 
         rng = np.random.RandomState(s["seed"])
-        hidden = nn.Dense(self.n_features_in_, s["hidden"])
-        output = nn.Dense(s["hidden"], len(self.classes_))
+        hidden = nn.Dense(self.n_features_in_, s["hidden"], dtype=X.dtype)
+        output = nn.Dense(s["hidden"], len(self.classes_), dtype=X.dtype)
         self._init_weights(rng, hidden, output)
         self.module_ = nn.Sequential(hidden, self._HIDDEN[s["activation"]](), output,
                                      *self._output_layer())
         self.loss_curve_, self.train_scores_ = [], []
         self.validation_scores_ = [] if valid is not None else None
 
-        target = self._target(y_idx)
+        target = self._target(y_idx, X.dtype)
         module, weights = self.module_, (hidden.weight, output.weight)
         opt = optim.SGD(module.parameters(), lr=s["lr"])
 
@@ -101,6 +103,8 @@ class _ScratchClassifier(ClassifierMixin, BaseEstimator):
         def on_epoch_end(epoch, history):
             self.loss_curve_.append(epoch_loss[0] / len(X))
             epoch_loss[0] = 0.0
+            if not np.isfinite(self.loss_curve_[-1]):
+                return True  # diverged: stop here, fit raises below
             self.train_scores_.append(self._accuracy(X, y_idx))
             if valid is not None:
                 self.validation_scores_.append(self.score(*valid))
@@ -118,18 +122,23 @@ class _ScratchClassifier(ClassifierMixin, BaseEstimator):
     def predict_proba(self, X):
         """Class probabilities, one row per sample, columns in ``classes_`` order."""
         check_is_fitted(self)
-        X = validate_data(self, X, dtype=np.float32, reset=False)
+        X = validate_data(self, X, dtype=_DTYPES, reset=False)
         with no_grad():
-            return self._proba(self.module_(Tensor(X))).astype(np.float64)
+            out = self.module_(Tensor(X.astype(self._dtype(), copy=False)))
+            return self._proba(out).astype(np.float64)
 
     def predict(self, X):
         """The class of highest probability for each sample."""
+        check_is_fitted(self)
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
 
     # ------------------------------------------------------------------ helpers
-    def _target(self, y_idx):
+    def _target(self, y_idx, dtype):
         """What the loss compares the network output with (class indices by default)."""
         return y_idx
+
+    def _dtype(self):
+        return self.module_[0].weight.dtype
 
     def _accuracy(self, X, y_idx):
         with no_grad():
@@ -206,8 +215,8 @@ class NeuralNetMLP(_ScratchClassifier):
             layer.weight.data[...] = rng.normal(0.0, 0.1, size=(n_out, n_in)).T
             layer.bias.data[...] = 0.0
 
-    def _target(self, y_idx):
-        return np.eye(len(self.classes_), dtype=np.float32)[y_idx]
+    def _target(self, y_idx, dtype):
+        return np.eye(len(self.classes_), dtype=dtype)[y_idx]
 
     def _objective(self, out, target, weights):
         mse = F.mse_loss(out, target)

@@ -215,6 +215,8 @@ def test_stopping_rule_counts_strictly_more_than_n_iter_no_change(digits):
     with pytest.warns(ConvergenceWarning, match=r"Maximum iterations \(7\) reached"):
         never.fit(X, y)
     assert never.n_iter_ == 7
+    with pytest.warns(ConvergenceWarning, match="lbfgs failed to converge"):
+        MLPClassifier(hidden_layer_sizes=(8,), solver="lbfgs", max_iter=3).fit(X, y)
 
 
 def test_adaptive_rate_divides_by_five_before_stopping(digits):

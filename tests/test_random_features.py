@@ -22,8 +22,8 @@ from sklearn.preprocessing import MinMaxScaler, StandardScaler
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from tinygrad_nn.models.random_features import (CustomClassifier, CustomRegressor,
-                                                DeepClassifier, DeepRegressor)
+from tinygrad_nn.models import (CustomClassifier, CustomRegressor, DeepClassifier,
+                                DeepRegressor)
 
 
 class Recorder:

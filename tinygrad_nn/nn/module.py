@@ -23,11 +23,16 @@ class Module:
 
     training = True  # class default; train()/eval() set it per instance
 
+    def __init_subclass__(cls, **kwargs):
+        """Make ``module(x)`` call the class's ``forward`` directly: one Python call, no wrapper."""
+        super().__init_subclass__(**kwargs)
+        if "forward" in cls.__dict__ and "__call__" not in cls.__dict__:
+            cls.__call__ = cls.__dict__["forward"]
+
     def forward(self, *args, **kwargs):
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
 
-    def __call__(self, *args, **kwargs):
-        return self.forward(*args, **kwargs)
+    __call__ = forward
 
     # ---------------------------------------------------------------- discovery
     def _members(self):
