@@ -11,9 +11,13 @@ warm-up itself (Numba compilation, or loading it from the cache) is reported on 
    <= 1.3x numpy. All three start from the same weights and see the same batch order, so their
    test accuracies should agree.
 
-    python benchmarks/bench_layers.py [--repeat-conv 20] [--repeat-mlp 3]
+    python benchmarks/bench_layers.py [--repeat-conv 20] [--repeat-mlp 3] [--threads N]
+
+On a shared 2-core machine, multi-threaded BLAS on these small matrices collapses as soon as
+another process takes a core (every peer slows 5-10x); ``--threads 1`` gives stable figures.
 """
 import argparse
+import contextlib
 import time
 
 import numpy as np
@@ -293,15 +297,26 @@ def main(argv=None):
     parser.add_argument("--repeat-mlp", type=int, default=3)
     parser.add_argument("--skip-conv", action="store_true")
     parser.add_argument("--skip-mlp", action="store_true")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="limit BLAS (numpy, hence ours) and PyTorch to this many threads")
     args = parser.parse_args(argv)
     torch = try_torch()
+    limits = contextlib.nullcontext()
+    if args.threads is not None:
+        from threadpoolctl import threadpool_limits
+
+        limits = threadpool_limits(args.threads)
+        if torch is not None:
+            torch.set_num_threads(args.threads)
     peers = "PyTorch not importable" if torch is None else \
         f"PyTorch {torch.__version__} CPU, {torch.get_num_threads()} threads"
-    print(f"bench_layers: tinygrad_nn vs {peers} vs plain numpy {np.__version__}")
-    if not args.skip_conv:
-        bench_conv(torch, args.repeat_conv)
-    if not args.skip_mlp:
-        bench_mlp(torch, args.repeat_mlp)
+    print(f"bench_layers: tinygrad_nn vs {peers} vs plain numpy {np.__version__}"
+          f" (BLAS threads: {args.threads or 'default'})")
+    with limits:
+        if not args.skip_conv:
+            bench_conv(torch, args.repeat_conv)
+        if not args.skip_mlp:
+            bench_mlp(torch, args.repeat_mlp)
 
 
 if __name__ == "__main__":

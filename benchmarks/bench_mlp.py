@@ -4,9 +4,10 @@ Both get the same arguments, ``MLPClassifier(hidden_layer_sizes=(100, 100), max_
 n_iter_no_change=10**6, random_state=1)``, and the same 4,000 training images
 (``train_test_split(test_size=1000, stratify=y, random_state=123)``, pixels in [0, 1]), in
 float32 and in float64. Fits alternate between the two libraries and the median of ``--repeats``
-is reported, so both see the same machine load. Target: ratio <= 0.7, accuracy within 1 point.
+is reported, so both see the same machine load; ``--blas-threads 1`` pins BLAS to one thread
+for both (steadier on a busy machine). Target: ratio <= 0.7, accuracy within 1 point.
 
-    .venv/bin/python benchmarks/bench_mlp.py [--repeats 3]
+    .venv/bin/python benchmarks/bench_mlp.py [--repeats 3] [--blas-threads 1]
 """
 import argparse
 import time
@@ -16,6 +17,7 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.neural_network import MLPClassifier as SkMLPClassifier
+from threadpoolctl import threadpool_limits
 
 from tinygrad_nn.data import load_mnist
 from tinygrad_nn.models.mlp import MLPClassifier
@@ -33,15 +35,18 @@ def timed_fit(cls, X, y):
     return time.perf_counter() - start, model
 
 
-def main(repeats):
+def main(repeats, blas_threads):
+    if blas_threads:
+        threadpool_limits(blas_threads, user_api="blas")
     X, y = load_mnist()
     X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=1000, stratify=y,
                                                         random_state=123)
     # compile (Numba, cached) and warm both libraries up outside the timings
     for cls in (MLPClassifier, SkMLPClassifier):
-        cls(hidden_layer_sizes=(8,), max_iter=1).fit(X_train[:300], y_train[:300])
+        timed_fit(cls, X_train[:300], y_train[:300])
 
-    print(f"MNIST-5k: {len(X_train)} train / {len(X_test)} test images, {PARAMS}")
+    threads = blas_threads or "default"
+    print(f"MNIST-5k: {len(X_train)} train / {len(X_test)} test images, BLAS threads: {threads}, {PARAMS}")
     print(f"{'dtype':8} {'sklearn s':>10} {'ours s':>8} {'ratio':>6} {'sklearn acc':>12} {'ours acc':>9}")
     for dtype in (np.float32, np.float64):
         Xtr, Xte = X_train.astype(dtype), X_test.astype(dtype)
@@ -60,4 +65,6 @@ def main(repeats):
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
-    main(parser.parse_args().repeats)
+    parser.add_argument("--blas-threads", type=int, default=None)
+    args = parser.parse_args()
+    main(args.repeats, args.blas_threads)

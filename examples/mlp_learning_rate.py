@@ -28,7 +28,7 @@ def main(quick=False, outdir="outputs"):
     out.mkdir(parents=True, exist_ok=True)
     X, y = load_mnist()
     (X_train, y_train), (X_test, y_test) = split(X, y, test_size=1000, random_state=0)
-    n_train, max_iter = (300, 3) if quick else (1000, 120)
+    n_train, max_iter, hidden = (200, 2, (20,)) if quick else (1000, 120, (500,))
     X_train, y_train = X_train[:n_train], y_train[:n_train]
 
     fig = Figure(figsize=(15, 4))
@@ -36,7 +36,7 @@ def main(quick=False, outdir="outputs"):
     results = {}
     for ax, lr in zip(axes, LEARNING_RATES):
         t0 = time.perf_counter()
-        clf = MLPClassifier(hidden_layer_sizes=(500,), learning_rate_init=lr, max_iter=max_iter,
+        clf = MLPClassifier(hidden_layer_sizes=hidden, learning_rate_init=lr, max_iter=max_iter,
                             early_stopping=True, n_iter_no_change=max_iter, random_state=0)
         with warnings.catch_warnings():  # every run uses its whole budget, on purpose
             warnings.simplefilter("ignore", ConvergenceWarning)
@@ -50,7 +50,7 @@ def main(quick=False, outdir="outputs"):
         print(f"lr={lr:<7g} best validation {results[lr]['best_validation']:.2%}, test "
               f"{results[lr]['test_accuracy']:.2%} ({results[lr]['seconds']:.1f} s)")
     axes[0].set_ylabel("validation accuracy")
-    fig.suptitle(f"MLPClassifier (500,) on {n_train} MNIST images")
+    fig.suptitle(f"MLPClassifier {hidden} on {n_train} MNIST images")
     fig.tight_layout()
     fig.savefig(out / "mlp_learning_rate.png", dpi=120)
     return results

@@ -20,7 +20,7 @@ from sklearn.exceptions import ConvergenceWarning
 from tinygrad_nn.data import load_mnist, split
 from tinygrad_nn.models import MLPClassifier
 
-ALPHAS = [1e-4, 0.1, 1.0]
+ALPHAS = [1e-4, 1.0, 10.0]
 
 
 def main(quick=False, outdir="outputs"):

@@ -127,6 +127,13 @@ def _minmax(X):
     return -lo * scale, scale
 
 
+def _scale(X, scale, offset):
+    """``X * scale + offset`` in place, in X's dtype (MinMaxScaler.transform's arithmetic)."""
+    X *= scale.astype(X.dtype, copy=False)
+    X += offset.astype(X.dtype, copy=False)
+    return X
+
+
 class ConvolutionTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     """Features of one fixed kernel: same-size convolution, min-max scaling, optional max-pool.
 
@@ -168,11 +175,11 @@ class ConvolutionTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         self.kernel_, self.image_shape_, self.pool_size_ = kernel, (c, h, w), pool
         out = self._convolve(X)
         self.conv_offset_, self.conv_scale_ = _minmax(out)
-        out = out * self.conv_scale_ + self.conv_offset_
+        _scale(out, self.conv_scale_, self.conv_offset_)
         if pool is not None:
             out = self._pool(out)
             self.pool_offset_, self.pool_scale_ = _minmax(out)
-            out = out * self.pool_scale_ + self.pool_offset_
+            _scale(out, self.pool_scale_, self.pool_offset_)
         self.output_shape_ = (c,) + self._pooled_hw()
         return out
 
@@ -180,11 +187,9 @@ class ConvolutionTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         """Features of X, scaled with the statistics learnt in `fit`."""
         check_is_fitted(self)
         X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
-        out = self._convolve(X)
-        out = out * self.conv_scale_.astype(out.dtype) + self.conv_offset_.astype(out.dtype)
+        out = _scale(self._convolve(X), self.conv_scale_, self.conv_offset_)
         if self.pool_size_ is not None:
-            out = self._pool(out)
-            out = out * self.pool_scale_.astype(out.dtype) + self.pool_offset_.astype(out.dtype)
+            out = _scale(self._pool(out), self.pool_scale_, self.pool_offset_)
         return out
 
     @property
@@ -198,15 +203,22 @@ class ConvolutionTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         return -(-h // self.pool_size_[0]), -(-w // self.pool_size_[1])
 
     def _convolve(self, X):
-        """ndimage.convolve(mode="constant") of every channel of every image, as (n, c*h*w)."""
+        """ndimage.convolve(mode="constant") of every channel of every image, as (n, c*h*w).
+
+        Like ndimage it sums in float64 and rounds once to X's dtype: float32 sums would differ
+        from scipy's by a few ulps, which the min-max scaling of a nearly constant pixel (an
+        image border) magnifies beyond 1e-6.
+        """
         c, h, w = self.image_shape_
         kh, kw = self.kernel_.shape
-        weight = Tensor(np.ascontiguousarray(self.kernel_[::-1, ::-1]).reshape(1, 1, kh, kw), dtype=X.dtype)
+        weight = Tensor(np.ascontiguousarray(self.kernel_[::-1, ::-1]).reshape(1, 1, kh, kw), dtype=np.float64)
+        before, after = ((kh - 1) // 2, (kw - 1) // 2), (kh // 2, kw // 2)
         with no_grad():
-            images = Tensor(X.reshape(-1, 1, h, w))
-            images = images.pad(((0, 0), (0, 0), ((kh - 1) // 2, kh // 2), ((kw - 1) // 2, kw // 2)))
-            out = F.conv2d(images, weight)
-        return out.data.reshape(len(X), c * h * w)
+            images = Tensor(X.reshape(-1, 1, h, w), dtype=np.float64)
+            if before != after:  # even kernel sizes: one more zero row/column after than before
+                images = images.pad(((0, 0), (0, 0), (0, after[0] - before[0]), (0, after[1] - before[1])))
+            out = F.conv2d(images, weight, padding=before).data
+        return out.reshape(len(X), c * h * w).astype(X.dtype, copy=False)
 
     def _pool(self, X):
         """Max over blocks of each scaled channel, edge blocks zero-padded (block_reduce)."""

@@ -119,8 +119,22 @@ def _reorder(rows, random_state):
         r.order = order
 
 
+def _store_params(estimator, arguments):
+    """Keep every constructor argument as an attribute of the same name, as scikit-learn wants."""
+    for name, value in arguments.items():
+        if name != "self":
+            setattr(estimator, name, value)
+
+
 class BaseMLP(BaseEstimator):
-    """What MLPClassifier and MLPRegressor share: parameters, training, prediction."""
+    """What MLPClassifier and MLPRegressor share: parameters, training, prediction.
+
+    Fitted attributes, as scikit-learn's: ``coefs_`` and ``intercepts_`` (the arrays of
+    ``module_``'s Dense layers, weights shaped (fan_in, fan_out)), ``loss_``, ``n_iter_``, ``t_``
+    (samples seen; 0 for lbfgs), ``n_layers_``, ``n_outputs_``, ``out_activation_``,
+    ``n_features_in_``. Only with sgd/adam: ``loss_curve_``, ``best_loss_`` (None under early
+    stopping), ``validation_scores_`` and ``best_validation_score_`` (None without it).
+    """
 
     _parameter_constraints: dict = {
         "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
@@ -218,16 +232,20 @@ class BaseMLP(BaseEstimator):
         self.module_ = nn.Sequential(*layers)
         self._best_params = [p.data.copy() for p in self._parameters()]
         if self.solver != "lbfgs":
-            self.loss_curve_ = []
-            self._no_improvement_count = 0
-            if self.early_stopping:
-                self.validation_scores_ = []
-                self.best_validation_score_ = -np.inf
-                self.best_loss_ = None
-            else:
-                self.best_loss_ = np.inf
-                self.validation_scores_ = None
-                self.best_validation_score_ = None
+            self._reset_stopping_state()
+
+    def _reset_stopping_state(self):
+        """The stochastic solvers' history and stopping-rule state, as at a first fit."""
+        self.loss_curve_ = []
+        self._no_improvement_count = 0
+        if self.early_stopping:
+            self.validation_scores_ = []
+            self.best_validation_score_ = -np.inf
+            self.best_loss_ = None
+        else:
+            self.best_loss_ = np.inf
+            self.validation_scores_ = None
+            self.best_validation_score_ = None
 
     def _hidden_activation(self):
         if callable(self.activation):
@@ -306,6 +324,9 @@ class BaseMLP(BaseEstimator):
             self._optimizer, self._schedule = self._make_optimizer()
         if self.early_stopping and incremental:
             raise ValueError("partial_fit does not support early_stopping=True")
+        # a warm start after lbfgs, or with early_stopping switched, starts a fresh history
+        if not hasattr(self, "loss_curve_") or (self.validation_scores_ is None) == self.early_stopping:
+            self._reset_stopping_state()
         target = self._targets(y, X.dtype)
         validation = None
         if self.early_stopping:
@@ -500,30 +521,7 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
                  nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
                  beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
                  progress=False):
-        self.hidden_layer_sizes = hidden_layer_sizes
-        self.activation = activation
-        self.solver = solver
-        self.alpha = alpha
-        self.batch_size = batch_size
-        self.learning_rate = learning_rate
-        self.learning_rate_init = learning_rate_init
-        self.power_t = power_t
-        self.max_iter = max_iter
-        self.shuffle = shuffle
-        self.random_state = random_state
-        self.tol = tol
-        self.verbose = verbose
-        self.warm_start = warm_start
-        self.momentum = momentum
-        self.nesterovs_momentum = nesterovs_momentum
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.beta_1 = beta_1
-        self.beta_2 = beta_2
-        self.epsilon = epsilon
-        self.n_iter_no_change = n_iter_no_change
-        self.max_fun = max_fun
-        self.progress = progress
+        _store_params(self, locals())
 
     def _output_activation(self):
         return "softmax" if self._label_binarizer.y_type_ == "multiclass" else "logistic"
@@ -626,31 +624,7 @@ class MLPRegressor(RegressorMixin, BaseMLP):
                  nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
                  beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10, max_fun=15000,
                  progress=False):
-        self.loss = loss
-        self.hidden_layer_sizes = hidden_layer_sizes
-        self.activation = activation
-        self.solver = solver
-        self.alpha = alpha
-        self.batch_size = batch_size
-        self.learning_rate = learning_rate
-        self.learning_rate_init = learning_rate_init
-        self.power_t = power_t
-        self.max_iter = max_iter
-        self.shuffle = shuffle
-        self.random_state = random_state
-        self.tol = tol
-        self.verbose = verbose
-        self.warm_start = warm_start
-        self.momentum = momentum
-        self.nesterovs_momentum = nesterovs_momentum
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.beta_1 = beta_1
-        self.beta_2 = beta_2
-        self.epsilon = epsilon
-        self.n_iter_no_change = n_iter_no_change
-        self.max_fun = max_fun
-        self.progress = progress
+        _store_params(self, locals())
 
     def _output_activation(self):
         return "exp" if self.loss == "poisson" else "identity"

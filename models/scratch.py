@@ -38,20 +38,16 @@ _DTYPES = (np.float64, np.float32)  # float32 input trains a float32 network, an
 class _ScratchClassifier(ClassifierMixin, BaseEstimator):
     """What both seed networks share: validation, the training loop, prediction.
 
-    A subclass names its hyperparameters and supplies four hooks: `_settings` (hidden size,
-    epochs, batch size, learning rate, seed, hidden activation), `_init_weights` (the seed's
-    initial values), `_objective` (the loss the seed descends on one minibatch, plus the
-    per-sample loss to record) and `_proba` (network output to class probabilities).
+    A subclass maps the roles of its hyperparameters to their names in ``_NAMES`` (hidden,
+    epochs, batch_size, lr, seed and, optionally, activation), names its output activation
+    in ``_OUTPUT`` (None for raw logits) and supplies the seed-specific parts:
+    `_init_weights` (the seed's initial values), `_objective` (the loss the seed descends on one
+    minibatch, plus the per-sample loss to record) and `_proba` (output to probabilities).
     """
 
     _HIDDEN = {"sigmoid": nn.Sigmoid, "relu": nn.ReLU}
-
-    # ------------------------------------------------------------------ hooks
-    def _settings(self):  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    def _output_layer(self):  # pragma: no cover - abstract
-        raise NotImplementedError
+    _NAMES: dict = {}
+    _OUTPUT = None
 
     def _init_weights(self, rng, hidden, output):  # pragma: no cover - abstract
         raise NotImplementedError
@@ -84,8 +80,8 @@ class _ScratchClassifier(ClassifierMixin, BaseEstimator):
         hidden = nn.Dense(self.n_features_in_, s["hidden"], dtype=X.dtype)
         output = nn.Dense(s["hidden"], len(self.classes_), dtype=X.dtype)
         self._init_weights(rng, hidden, output)
-        self.module_ = nn.Sequential(hidden, self._HIDDEN[s["activation"]](), output,
-                                     *self._output_layer())
+        layers = [hidden, self._HIDDEN[s["activation"]](), output]
+        self.module_ = nn.Sequential(*layers, *([self._OUTPUT()] if self._OUTPUT else []))
         self.loss_curve_, self.train_scores_ = [], []
         self.validation_scores_ = [] if valid is not None else None
 
@@ -146,22 +142,26 @@ class _ScratchClassifier(ClassifierMixin, BaseEstimator):
         return float(np.mean(np.argmax(out, axis=1) == y_idx))
 
     def _checked_settings(self):
-        s = self._settings()
+        """The hyperparameters by role, after checking each (errors name the parameter)."""
+        s = {role: getattr(self, name) for role, name in self._NAMES.items()}
+        s.setdefault("activation", "sigmoid")
         name = type(self).__name__
-        for key in ("hidden", "epochs", "batch_size"):
-            param, value = s["names"][key], s[key]
+        for role in ("hidden", "epochs", "batch_size"):
+            value = s[role]
             if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-                raise ValueError(f"{name}: {param} must be an integer >= 1, got {value!r}")
-        lr_name, lr = s["names"]["lr"], s["lr"]
+                raise ValueError(f"{name}: {self._NAMES[role]} must be an integer >= 1, "
+                                 f"got {value!r}")
+        lr = s["lr"]
         if isinstance(lr, bool) or not isinstance(lr, numbers.Real) or not lr > 0 \
                 or not np.isfinite(lr):
-            raise ValueError(f"{name}: {lr_name} must be a positive number, got {lr!r}")
+            raise ValueError(f"{name}: {self._NAMES['lr']} must be a positive number, got {lr!r}")
         if s["activation"] not in self._HIDDEN:
             raise ValueError(f"{name}: hidden_activation must be one of {sorted(self._HIDDEN)}, "
                              f"got {s['activation']!r}")
         seed = s["seed"]
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
-            raise ValueError(f"{name}: {s['names']['seed']} must be an int or None, got {seed!r}")
+            raise ValueError(f"{name}: {self._NAMES['seed']} must be an int or None, "
+                             f"got {seed!r}")
         return s
 
 
@@ -189,6 +189,10 @@ class NeuralNetMLP(_ScratchClassifier):
     `predict_proba` divides each row by its sum; `predict` is the argmax either way.
     """
 
+    _NAMES = dict(hidden="num_hidden", epochs="num_epochs", batch_size="minibatch_size",
+                  lr="learning_rate", seed="random_seed", activation="hidden_activation")
+    _OUTPUT = nn.Sigmoid
+
     def __init__(self, num_hidden=50, num_epochs=40, learning_rate=0.1, minibatch_size=100,
                  random_seed=123, hidden_activation="sigmoid"):
         self.num_hidden = num_hidden
@@ -197,16 +201,6 @@ class NeuralNetMLP(_ScratchClassifier):
         self.minibatch_size = minibatch_size
         self.random_seed = random_seed
         self.hidden_activation = hidden_activation
-
-    def _settings(self):
-        return dict(hidden=self.num_hidden, epochs=self.num_epochs, lr=self.learning_rate,
-                    batch_size=self.minibatch_size, seed=self.random_seed,
-                    activation=self.hidden_activation,
-                    names=dict(hidden="num_hidden", epochs="num_epochs", lr="learning_rate",
-                               batch_size="minibatch_size", seed="random_seed"))
-
-    def _output_layer(self):
-        return (nn.Sigmoid(),)
 
     def _init_weights(self, rng, hidden, output):
         # The seed draws (out, in) matrices, hidden first; ours are stored (in, out).
@@ -223,7 +217,7 @@ class NeuralNetMLP(_ScratchClassifier):
         return mse * target.shape[1], mse
 
     def _proba(self, out):
-        scores = out.data
+        scores = np.maximum(out.data, np.finfo(out.dtype).tiny)  # no 0/0 if every unit is off
         return scores / scores.sum(axis=1, keepdims=True)
 
 
@@ -250,6 +244,9 @@ class NeuralNetwork(_ScratchClassifier):
     ``loss_curve_`` records the mean cross-entropy per sample over each epoch (penalty excluded).
     """
 
+    _NAMES = dict(hidden="n_hidden_neurons", epochs="epochs", batch_size="batch_size", lr="eta",
+                  seed="random_state")
+
     def __init__(self, n_hidden_neurons=50, epochs=10, batch_size=100, eta=0.1, lmbd=0.0,
                  random_state=0):
         self.n_hidden_neurons = n_hidden_neurons
@@ -259,12 +256,6 @@ class NeuralNetwork(_ScratchClassifier):
         self.lmbd = lmbd
         self.random_state = random_state
 
-    def _settings(self):
-        return dict(hidden=self.n_hidden_neurons, epochs=self.epochs, lr=self.eta,
-                    batch_size=self.batch_size, seed=self.random_state, activation="sigmoid",
-                    names=dict(hidden="n_hidden_neurons", epochs="epochs", lr="eta",
-                               batch_size="batch_size", seed="random_state"))
-
     def _checked_settings(self):
         s = super()._checked_settings()
         lmbd = self.lmbd
@@ -272,9 +263,6 @@ class NeuralNetwork(_ScratchClassifier):
                 or not np.isfinite(lmbd):
             raise ValueError(f"NeuralNetwork: lmbd must be a number >= 0, got {lmbd!r}")
         return s
-
-    def _output_layer(self):
-        return ()
 
     def _init_weights(self, rng, hidden, output):
         for layer in (hidden, output):

@@ -81,6 +81,24 @@ def test_lists_appended_after_assignment_and_non_members_ignored():
     assert [n for n, _ in m.named_parameters()] == ["layers.0.weight", "layers.0.bias"]
 
 
+def test_calling_a_module_is_its_forward_unless_a_class_wraps_it():
+    assert nn.Dense.__call__ is nn.Dense.forward  # no wrapper frame per layer call
+
+    class Wrapped(nn.Module):
+        def __call__(self, x):
+            return ("wrapped", self.forward(x))
+
+    class Child(Wrapped):
+        def forward(self, x):
+            return x + 1
+
+    class Override(nn.Identity):
+        def forward(self, x):
+            return x * 2
+
+    assert Child()(1) == ("wrapped", 2) and Override()(3) == 6 and nn.Identity()(3) == 3
+
+
 def test_module_without_init_call_and_without_forward():
     class NoForward(nn.Module):
         pass

@@ -245,7 +245,8 @@ def test_load_state_dict_rejects_bad_entries():
     with pytest.raises(ValueError, match="refers to parameter 7"):
         opt.load_state_dict({"exp_avg.7": np.zeros((3, 4))})
     with pytest.raises(ValueError, match="lr must be"):
-        opt.load_state_dict({"lr": -1.0})
+        opt.load_state_dict({"lr": -1.0, "beta1": 0.5})
+    assert opt.lr == 1e-3 and opt.betas == (0.9, 0.999)  # a rejected state changes nothing
 
 
 # ---------------------------------------------------------------------------------- bad input

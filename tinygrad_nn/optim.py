@@ -126,9 +126,9 @@ class Optimizer:
                 raise ValueError(f"{type(self).__name__}.load_state_dict: {key!r} has shape "
                                  f"{arr.shape}, parameter {i} has shape {p.shape}")
             state[i][name] = arr.astype(p.dtype, copy=True)
-        self.lr = lr
+        lr = _check_number("lr", lr)  # validate everything before changing anything
         self._set_hyper(**{name: hyper.get(name, getattr(self, name)) for name in self._hyper})
-        self.state = state
+        self._lr, self.state = lr, state
 
     def __repr__(self):
         hyper = ", ".join(f"{name}={getattr(self, name)!r}" for name in self._hyper)
@@ -156,10 +156,10 @@ class SGD(Optimizer):
 
     def _set_hyper(self, momentum, nesterov, weight_decay):
         momentum = _check_number("momentum", momentum)
+        weight_decay = _check_number("weight_decay", weight_decay)
         if nesterov and momentum == 0:
             raise ValueError("nesterov=True needs a momentum > 0")
-        self.momentum, self.nesterov = momentum, bool(nesterov)
-        self.weight_decay = _check_number("weight_decay", weight_decay)
+        self.momentum, self.nesterov, self.weight_decay = momentum, bool(nesterov), weight_decay
 
     def step(self):
         """Update every parameter that has a gradient, in place."""
@@ -216,10 +216,10 @@ class Adam(Optimizer):
         return (self.beta1, self.beta2)
 
     def _set_hyper(self, beta1, beta2, eps, weight_decay):
-        self.beta1 = _check_number("betas[0]", beta1, high=1.0, high_open=True)
-        self.beta2 = _check_number("betas[1]", beta2, high=1.0, high_open=True)
-        self.eps = _check_number("eps", eps)
-        self.weight_decay = _check_number("weight_decay", weight_decay)
+        values = (_check_number("betas[0]", beta1, high=1.0, high_open=True),
+                  _check_number("betas[1]", beta2, high=1.0, high_open=True),
+                  _check_number("eps", eps), _check_number("weight_decay", weight_decay))
+        self.beta1, self.beta2, self.eps, self.weight_decay = values
 
     def step(self):
         """Update every parameter that has a gradient, in place."""

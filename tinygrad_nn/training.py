@@ -95,37 +95,15 @@ def fit(step_loss, optimizer, arrays, *, epochs, batch_size, shuffle=True, rng=N
     try:
         for epoch in range(first, first + epochs):
             order = rng.permutation(n) if shuffle else None
-            total = 0.0
-            stop = False
-            for b, start in enumerate(range(0, n, batch_size)):
-                idx = slice(start, start + batch_size) if order is None else order[start:start + batch_size]
-                batch = [a[idx] for a in arrays]
-                optimizer.zero_grad()
-                loss = step_loss(*batch)
-                if not isinstance(loss, Tensor):
-                    raise TypeError(f"step_loss must return a scalar Tensor, got {type(loss).__name__}")
-                loss.backward()
-                optimizer.step()
-                value = loss.item()
-                total += value * len(batch[0])
-                if on_batch_end is not None and on_batch_end(epoch, b, value):
-                    stop = True
-                    break
-            if stop:
+            loss = _train_epoch(step_loss, optimizer, arrays, n, batch_size, order, epoch, on_batch_end)
+            if loss is None:
                 history.stop_reason = "callback"
                 break
-            history.loss.append(total / n)
+            history.loss.append(loss)
             score = _record_validation(history, validate, module)
-            if score is None:
-                score = -history.loss[-1]
-            if not score < history.best_score + tol:
-                history.bad_epochs = 0
-            else:
-                history.bad_epochs += 1
-            if score > history.best_score or history.best_epoch is None:
-                history.best_score, history.best_epoch = score, epoch
-                if early_stopping and module is not None:
-                    best_state = {k: np.array(v, copy=True) for k, v in module.state_dict().items()}
+            if _update_best(history, -loss if score is None else score, tol, epoch) \
+                    and early_stopping and module is not None:
+                best_state = {k: np.array(v, copy=True) for k, v in module.state_dict().items()}
             bar.update(1)
             if progress:
                 bar.set_postfix(_postfix(history), refresh=False)
@@ -146,6 +124,36 @@ def fit(step_loss, optimizer, arrays, *, epochs, batch_size, shuffle=True, rng=N
     return history
 
 
+def _train_epoch(step_loss, optimizer, arrays, n, batch_size, order, epoch, on_batch_end):
+    """One pass over the rows (in ``order``, or as they are): the sample-weighted mean loss,
+    or None when ``on_batch_end`` asked to stop."""
+    total = 0.0
+    for b, start in enumerate(range(0, n, batch_size)):
+        idx = slice(start, start + batch_size) if order is None else order[start:start + batch_size]
+        batch = [a[idx] for a in arrays]
+        optimizer.zero_grad()
+        loss = step_loss(*batch)
+        if not isinstance(loss, Tensor):
+            raise TypeError(f"step_loss must return a scalar Tensor, got {type(loss).__name__}")
+        loss.backward()
+        optimizer.step()
+        value = loss.item()
+        total += value * len(batch[0])
+        if on_batch_end is not None and on_batch_end(epoch, b, value):
+            return None
+    return total / n
+
+
+def _update_best(history, score, tol, epoch):
+    """scikit-learn's bookkeeping: an epoch improves when ``score >= best + tol`` (a NaN never
+    does); the best score and epoch move on any strict gain. True when this epoch is the best."""
+    history.bad_epochs = 0 if score >= history.best_score + tol else history.bad_epochs + 1
+    if score > history.best_score:
+        history.best_score, history.best_epoch = score, epoch
+        return True
+    return False
+
+
 def _record_validation(history, validate, module):
     """Call ``validate`` (module in eval mode), record its value(s); return the monitored score."""
     if validate is None:
@@ -163,10 +171,7 @@ def _record_validation(history, validate, module):
         raise ValueError("validate() returned an empty dict")
     for key, value in scores.items():
         history.metrics.setdefault(key, []).append(float(value))
-    score = float(next(iter(scores.values())))
-    if math.isnan(score):
-        raise ValueError("validate() returned NaN")
-    return score
+    return float(next(iter(scores.values())))
 
 
 def _postfix(history):

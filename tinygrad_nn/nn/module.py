@@ -24,9 +24,12 @@ class Module:
     training = True  # class default; train()/eval() set it per instance
 
     def __init_subclass__(cls, **kwargs):
-        """Make ``module(x)`` call the class's ``forward`` directly: one Python call, no wrapper."""
+        """Make ``module(x)`` *be* the class's ``forward`` (no wrapper frame per layer call),
+        unless this class or a base defines its own ``__call__``."""
         super().__init_subclass__(**kwargs)
-        if "forward" in cls.__dict__ and "__call__" not in cls.__dict__:
+        base = super(cls, cls)
+        if "forward" in cls.__dict__ and "__call__" not in cls.__dict__ \
+                and base.__call__ is base.forward:
             cls.__call__ = cls.__dict__["forward"]
 
     def forward(self, *args, **kwargs):
