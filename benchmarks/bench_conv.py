@@ -7,17 +7,20 @@
    test images, random_state=123): training time and test accuracy, next to the same network
    in PyTorch when torch is installed.
 
-Run: python benchmarks/bench_conv.py [--skip-cnn] [--max-iter N] [--batch-size N] [--lr LR]
+Run: python benchmarks/bench_conv.py [--skip-cnn] [--blas-threads N] [--max-iter N] [--batch-size N] [--lr LR]
 """
 import argparse
+import contextlib
 import os
 import time
 
 import numpy as np
 from scipy import ndimage
+from scipy.linalg import cython_blas  # noqa: F401  loads the BLAS Numba calls, so --blas-threads reaches it
 from skimage.measure import block_reduce
 from sklearn.pipeline import FeatureUnion
 from sklearn.preprocessing import MinMaxScaler
+from threadpoolctl import threadpool_limits
 
 from tinygrad_nn.data import load_mnist, split
 from tinygrad_nn.models import CNNClassifier, make_convolution_union
@@ -75,7 +78,7 @@ def bench_features(X):
           f"(max |diff| {err:.1e})")
 
 
-def bench_cnn(X_train, y_train, X_test, y_test, **params):
+def bench_cnn(X_train, y_train, X_test, y_test, threads=None, **params):
     """CNNClassifier with its defaults (16/32 channels, 128 hidden units) unless overridden."""
     clf = CNNClassifier(random_state=0, **params)
     CNNClassifier(conv_channels=(2,), hidden_layer_sizes=(4,), max_iter=1).fit(X_train[:64], y_train[:64])  # JIT
@@ -85,10 +88,10 @@ def bench_cnn(X_train, y_train, X_test, y_test, **params):
     print(f"CNNClassifier {clf.conv_channels} channels, {clf.hidden_layer_sizes} hidden, {clf.n_iter_} "
           f"epochs of batch {clf.batch_size}, lr {clf.learning_rate_init}: {seconds:.1f} s training, "
           f"test accuracy {clf.score(X_test, y_test):.2%}")
-    bench_torch(X_train, y_train, X_test, y_test, clf.max_iter, clf.batch_size, clf.learning_rate_init)
+    bench_torch(X_train, y_train, X_test, y_test, clf.max_iter, clf.batch_size, clf.learning_rate_init, threads)
 
 
-def bench_torch(X_train, y_train, X_test, y_test, epochs, batch_size, lr):
+def bench_torch(X_train, y_train, X_test, y_test, epochs, batch_size, lr, threads=None):
     """The same network and schedule in PyTorch, if it is installed."""
     try:
         import torch
@@ -96,6 +99,9 @@ def bench_torch(X_train, y_train, X_test, y_test, epochs, batch_size, lr):
         print("PyTorch: not installed (pip install torch==2.13.0 to compare)")
         return
     from torch import nn
+
+    if threads:
+        torch.set_num_threads(threads)
 
     torch.manual_seed(0)
     net = nn.Sequential(nn.Conv2d(1, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
@@ -118,21 +124,25 @@ def bench_torch(X_train, y_train, X_test, y_test, epochs, batch_size, lr):
           f"{seconds:.1f} s training, test accuracy {acc:.2%}")
 
 
-def main(skip_cnn=False, **cnn_params):
+def main(skip_cnn=False, blas_threads=None, **cnn_params):
     X, y = load_mnist()
-    print(f"{os.cpu_count()} CPUs; MNIST-5k")
-    bench_features(X)
-    if not skip_cnn:
-        (X_train, y_train), (X_test, y_test) = split(X, y, test_size=1000, random_state=123)
-        bench_cnn(X_train, y_train, X_test, y_test, **cnn_params)
+    print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}; BLAS threads: "
+          f"{blas_threads or 'default'}; MNIST-5k")
+    limits = threadpool_limits(blas_threads, user_api="blas") if blas_threads else contextlib.nullcontext()
+    with limits:
+        bench_features(X)
+        if not skip_cnn:
+            (X_train, y_train), (X_test, y_test) = split(X, y, test_size=1000, random_state=123)
+            bench_cnn(X_train, y_train, X_test, y_test, threads=blas_threads, **cnn_params)
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--skip-cnn", action="store_true", help="only time the feature pipeline")
+    parser.add_argument("--blas-threads", type=int, help="limit BLAS (ours and scipy's) to this many threads")
     parser.add_argument("--max-iter", type=int, help="CNNClassifier epochs (default: its own)")
     parser.add_argument("--batch-size", type=int, help="CNNClassifier batch size (default: its own)")
     parser.add_argument("--lr", type=float, help="CNNClassifier learning_rate_init (default: its own)")
     args = parser.parse_args()
     overrides = {"max_iter": args.max_iter, "batch_size": args.batch_size, "learning_rate_init": args.lr}
-    main(args.skip_cnn, **{k: v for k, v in overrides.items() if v is not None})
+    main(args.skip_cnn, args.blas_threads, **{k: v for k, v in overrides.items() if v is not None})

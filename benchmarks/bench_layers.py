@@ -38,13 +38,25 @@ def timed(fn):
     return time.perf_counter() - start, out
 
 
-def best_of(fn, repeat):
-    """(best time, last result) over ``repeat`` calls; warm up before calling this."""
-    best, out = float("inf"), None
+def best_of(runs, repeat):
+    """{name: (best time, last result)} over ``repeat`` rounds, the contenders taking turns
+    within each round so that a burst of background load hits them all alike."""
+    best = {name: (float("inf"), None) for name in runs}
     for _ in range(repeat):
-        t, out = timed(fn)
-        best = min(best, t)
-    return best, out
+        for name, fn in runs.items():
+            t, out = timed(fn)
+            best[name] = (min(best[name][0], t), out)
+    return best
+
+
+def report(results, unit, scale, targets, describe):
+    """Print one line per contender: time, ratio ours/peer (with its target), extra text."""
+    t_ours = results["tinygrad_nn"][0]
+    for name, (t, out) in results.items():
+        ratio = "" if name == "tinygrad_nn" else f"ours/{name} = {t_ours / t:.2f}x"
+        if name in targets:
+            ratio += f" (target <= {targets[name]}x)"
+        print(f"   {name:<12} {scale * t:8.3f} {unit}   {ratio:<36} {describe(name, out)}")
 
 
 def try_torch():
@@ -148,28 +160,27 @@ def bench_conv(torch, repeat):
     x = np.random.default_rng(0).random((CONV_BATCH, 1, 28, 28), dtype=np.float32)
     print(f"\n1. Conv stack forward+backward, float32 batch {x.shape}, best of {repeat}")
     ours, params = conv_stack_ours(x)
-    first, net = timed(ours)
-    t_ours, net = best_of(ours, repeat)
-    grads = [p.grad for p in net.parameters()]
-    print(f"   tinygrad_nn   {1e3 * t_ours:8.2f} ms   (first call {1e3 * first:.0f} ms: Numba "
-          "compilation or cache load)")
-    rows = {}
+    first, _ = timed(ours)
+    runs = {"tinygrad_nn": ours}
     if torch is not None:
-        run = conv_stack_torch(torch, x, params)
-        run()
-        rows["PyTorch"] = best_of(run, repeat)
-    run = conv_stack_numpy(x, params)
-    run()
-    rows["numpy"] = best_of(run, repeat)
-    for name, (t, gw1) in rows.items():
-        gw1 = gw1.numpy() if hasattr(gw1, "numpy") else gw1
-        agree = np.allclose(gw1, grads[0], rtol=1e-3, atol=1e-3 * np.abs(grads[0]).max())
-        print(f"   {name:<12}  {1e3 * t:8.2f} ms   ours/{name} = {t_ours / t:.2f}x"
-              f"{'  (target <= 1.5x)' if name == 'PyTorch' else ''}"
-              f"   [conv1 weight grads agree: {agree}]")
+        runs["PyTorch"] = conv_stack_torch(torch, x, params)
+    runs["numpy"] = conv_stack_numpy(x, params)
+    for fn in runs.values():
+        fn()  # warm-up
+    results = best_of(runs, repeat)
+    ours_grad = results["tinygrad_nn"][1].parameters()[0].grad
+
+    def describe(name, out):
+        if name == "tinygrad_nn":
+            return f"(first call {1e3 * first:.0f} ms: Numba compilation or cache load)"
+        gw1 = out.numpy() if hasattr(out, "numpy") else out
+        agree = np.allclose(gw1, ours_grad, rtol=1e-3, atol=1e-3 * np.abs(ours_grad).max())
+        return f"conv1 weight grads agree with ours: {agree}"
+
+    report(results, "ms", 1e3, {"PyTorch": "1.5"}, describe)
     if torch is None:
         print("   PyTorch not importable: no PyTorch comparison")
-    return t_ours, rows
+    return results
 
 
 # ============================================================== 2. the seed MLP training loop
@@ -193,14 +204,14 @@ def accuracy(logits, y):
     return float(np.mean(np.asarray(logits).argmax(axis=1) == y))
 
 
-def mlp_ours(X, y, X_test, y_test):
+def mlp_ours(X, y, X_test, y_test, epochs=EPOCHS):
     def run():
         model = initial_mlp()
 
         def step_loss(xb, yb):
             return F.cross_entropy(model(Tensor(xb)), yb)
 
-        hist = fit(step_loss, SGD(model.parameters(), lr=LR), (X, y), epochs=EPOCHS,
+        hist = fit(step_loss, SGD(model.parameters(), lr=LR), (X, y), epochs=epochs,
                    batch_size=BATCH, rng=SEED, progress=False)
         with no_grad():
             return accuracy(model(Tensor(X_test)).numpy(), y_test), hist.loss[-1]
@@ -272,23 +283,24 @@ def bench_mlp(torch, repeat):
     print(f"\n2. Seed MLP training loop: 784-50-10 sigmoid, softmax cross-entropy, SGD lr {LR}, "
           f"batch {BATCH}, {EPOCHS} epochs over {len(X)} MNIST-5k images; best of {repeat}")
     params = [p.data for p in initial_mlp().parameters()]
-    ours = mlp_ours(X, y, X_test, y_test)
-    first, _ = timed(ours)
-    t_ours, (acc, loss) = best_of(ours, repeat)
-    print(f"   tinygrad_nn   {t_ours:7.3f} s   test accuracy {100 * acc:.2f}%, last epoch loss "
-          f"{loss:.4f}   (first run {first:.3f} s, with Numba compilation or cache load)")
-    rows = {}
+    first, _ = timed(mlp_ours(X[:BATCH], y[:BATCH], X_test, y_test, epochs=1))  # one step
+    runs = {"tinygrad_nn": mlp_ours(X, y, X_test, y_test)}
     if torch is not None:
-        run = mlp_torch(torch, X, y, X_test, y_test, params)
-        rows["PyTorch"] = best_of(run, repeat)
-    rows["numpy"] = best_of(mlp_numpy(X, y, X_test, y_test, params), repeat)
-    targets = {"PyTorch": "1.0", "numpy": "1.3"}
-    for name, (t, (acc, loss)) in rows.items():
-        print(f"   {name:<12}  {t:7.3f} s   test accuracy {100 * acc:.2f}%, last epoch loss "
-              f"{loss:.4f}   ours/{name} = {t_ours / t:.2f}x (target <= {targets[name]}x)")
+        runs["PyTorch"] = mlp_torch(torch, X, y, X_test, y_test, params)
+    runs["numpy"] = mlp_numpy(X, y, X_test, y_test, params)
+    results = best_of(runs, repeat)
+
+    def describe(name, out):
+        acc, loss = out
+        text = f"test accuracy {100 * acc:.2f}%, last epoch loss {loss:.4f}"
+        if name == "tinygrad_nn":
+            text += f" (first step {1e3 * first:.0f} ms: Numba compilation or cache load)"
+        return text
+
+    report(results, "s ", 1, {"PyTorch": "1.0", "numpy": "1.3"}, describe)
     if torch is None:
         print("   PyTorch not importable: no PyTorch comparison")
-    return t_ours, rows
+    return results
 
 
 def main(argv=None):

@@ -18,10 +18,12 @@ Run: python examples/conv_features.py [--quick] [--outdir DIR]
 """
 import argparse
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import f1_score
 from sklearn.pipeline import Pipeline
 
@@ -46,20 +48,24 @@ def models(quick):
 
 
 def plot_kernels(X_fit, samples, path):
-    """One row per sample image: the image, then each kernel's scaled convolution and its 4x4
-    max-pool, as the transformers (fitted on the training images) compute them."""
-    columns = [("image", None)]
+    """One row per sample image: the image, then for each kernel its convolution (grey levels
+    stretched per image) and the 4x4 max-pooled features the MLP gets (the transformers are
+    fitted on the training images, so their min-max scaling is per pixel, over that set)."""
+    columns = [("image", lambda x: x)]
     for name in KERNELS:
-        columns += [(name, ConvolutionTransformer(name).fit(X_fit)),
-                    (f"{name}, 4x4 max-pool", ConvolutionTransformer(name, max_pool=True, max_pool_size=(4, 4)).fit(X_fit))]
+        conv = ConvolutionTransformer(name).fit(X_fit)
+        pooled = ConvolutionTransformer(name, max_pool=True, max_pool_size=(4, 4)).fit(X_fit)
+        # undo the per-pixel scaling to show the plain convolution
+        columns += [(name, lambda x, t=conv: (t.transform(x) - t.conv_offset_) / t.conv_scale_),
+                    (f"{name}: features", lambda x, t=pooled: t.transform(x).clip(0, 1))]
     fig = Figure(figsize=(1.6 * len(columns), 1.7 * len(samples)))
     axes = fig.subplots(len(samples), len(columns), squeeze=False)
     for row, image in enumerate(samples):
-        for col, (title, transformer) in enumerate(columns):
-            out = image[None] if transformer is None else transformer.transform(image[None])
+        for col, (title, effect) in enumerate(columns):
+            out = effect(image[None])
             side = int(np.sqrt(out.size))
             ax = axes[row, col]
-            ax.imshow(out.reshape(side, side), cmap="gray", vmin=0, vmax=1)
+            ax.imshow(out.reshape(side, side), cmap="gray")
             ax.set_xticks([])
             ax.set_yticks([])
             if row == 0:
@@ -81,7 +87,10 @@ def main(quick=False, outdir="outputs"):
     results = {}
     for name, model in models(quick).items():
         t0 = time.perf_counter()
-        model.fit(X_train, y_train)
+        with warnings.catch_warnings():
+            if quick:  # a few epochs cannot converge
+                warnings.simplefilter("ignore", ConvergenceWarning)
+            model.fit(X_train, y_train)
         seconds = time.perf_counter() - t0
         f1 = f1_score(y_test, model.predict(X_test), average="micro")
         results[name] = dict(micro_f1=f1, seconds=seconds)

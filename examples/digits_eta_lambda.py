@@ -41,8 +41,7 @@ def _grid_accuracy(make_model, etas, lmbds, X_train, y_train, X_test, y_test):
 
 
 def _heatmap(ax, acc, etas, lmbds, title):
-    cmap = colormaps["viridis"].copy()
-    cmap.set_bad("lightgrey")  # diverged cells
+    cmap = colormaps["viridis"].with_extremes(bad="lightgrey")  # grey: diverged
     ax.imshow(np.ma.masked_invalid(acc), cmap=cmap, vmin=0, vmax=1)
     for (i, j), value in np.ndenumerate(acc):
         text = "diverged" if np.isnan(value) else f"{value:.2f}"
@@ -103,7 +102,7 @@ def main(quick=False, outdir="outputs"):
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="a few epochs on little data (seconds)")
+    parser.add_argument("--quick", action="store_true", help="tiny run, seconds")
     parser.add_argument("--outdir", default="outputs", help="folder for the PNGs")
     args = parser.parse_args()
     main(quick=args.quick, outdir=args.outdir)

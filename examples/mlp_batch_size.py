@@ -64,7 +64,7 @@ def main(quick=False, outdir="outputs"):
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="a few epochs on little data (seconds)")
+    parser.add_argument("--quick", action="store_true", help="tiny run, seconds")
     parser.add_argument("--outdir", default="outputs", help="folder for the PNGs")
     args = parser.parse_args()
     main(quick=args.quick, outdir=args.outdir)

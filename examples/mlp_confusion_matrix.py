@@ -38,11 +38,12 @@ def main(quick=False, outdir="outputs"):
     results = dict(test_accuracy=float(np.mean(y_pred == y_test)), epochs=clf.n_iter_,
                    misclassified=len(wrong), seconds=time.perf_counter() - t0)
     off = cm - np.diag(np.diag(cm))
-    true, pred = np.unravel_index(np.argmax(off), off.shape)
-    results["most_confused"] = (int(clf.classes_[true]), int(clf.classes_[pred]), int(off.max()))
+    i, j = np.unravel_index(np.argmax(off), off.shape)
+    true, pred = clf.classes_[i], clf.classes_[j]
+    results["most_confused"] = dict(true=true, predicted=pred, count=int(off[i, j]))
     print(f"test accuracy {results['test_accuracy']:.2%} after {clf.n_iter_} epochs; "
           f"{len(wrong)} of {len(y_test)} wrong; most often {true} taken for {pred} "
-          f"({off.max()} times) ({results['seconds']:.1f} s)")
+          f"({off[i, j]} times) ({results['seconds']:.1f} s)")
 
     fig = Figure(figsize=(14, 6.5))
     left, right = fig.subfigures(1, 2, width_ratios=[1, 1])
@@ -62,7 +63,7 @@ def main(quick=False, outdir="outputs"):
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="a few epochs on little data (seconds)")
+    parser.add_argument("--quick", action="store_true", help="tiny run, seconds")
     parser.add_argument("--outdir", default="outputs", help="folder for the PNGs")
     args = parser.parse_args()
     main(quick=args.quick, outdir=args.outdir)

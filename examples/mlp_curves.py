@@ -30,7 +30,8 @@ from tinygrad_nn.models import MLPClassifier
 def _plot(path, x, train_scores, test_scores, xlabel, title):
     fig = Figure(figsize=(6, 4))
     ax = fig.subplots()
-    for scores, label, ls in ((train_scores, "training", ":"), (test_scores, "cross-validated", "-")):
+    for scores, label, ls in ((train_scores, "training", ":"),
+                              (test_scores, "cross-validated", "-")):
         mean, std = scores.mean(axis=1), scores.std(axis=1)
         ax.plot(x, mean, ls=ls, marker="o", label=label)
         ax.fill_between(x, mean - std, mean + std, alpha=0.2)
@@ -81,7 +82,7 @@ def main(quick=False, outdir="outputs"):
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="a few epochs on little data (seconds)")
+    parser.add_argument("--quick", action="store_true", help="tiny run, seconds")
     parser.add_argument("--outdir", default="outputs", help="folder for the PNGs")
     args = parser.parse_args()
     main(quick=args.quick, outdir=args.outdir)

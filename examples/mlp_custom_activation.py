@@ -28,9 +28,11 @@ def leaky_relu(x):
 
 
 def _value_and_slope(fn, z):
+    """fn(z) and its elementwise derivative, by back-propagating through sum(fn(z))."""
     t = Tensor(z, requires_grad=True)
-    fn(t).sum().backward()
-    return fn(Tensor(z)).numpy(), t.grad
+    out = fn(t)
+    out.sum().backward()
+    return out.numpy(), t.grad
 
 
 def main(quick=False, outdir="outputs"):
@@ -73,7 +75,7 @@ def main(quick=False, outdir="outputs"):
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="a few epochs on little data (seconds)")
+    parser.add_argument("--quick", action="store_true", help="tiny run, seconds")
     parser.add_argument("--outdir", default="outputs", help="folder for the PNGs")
     args = parser.parse_args()
     main(quick=args.quick, outdir=args.outdir)

@@ -5,8 +5,8 @@ The chapter searches 6 architectures x 3 activations x 2 initial learning rates 
 one and two hidden layers, and each fit to 30 epochs, keeping every activation, rate and
 solver: 24 candidates x 3 folds on 2,500 images, two fits at a time (``n_jobs=2``; one process
 in ``--quick`` mode). The best candidate is refitted and scored on 1,000 held-out images;
-micro-averaged F1 equals accuracy here. Writes outputs/mlp_grid_search.png (mean CV accuracy of every candidate, and
-per-class F1 of the best one).
+micro-averaged F1 equals accuracy here. Writes outputs/mlp_grid_search.png (mean CV accuracy
+of every candidate, and per-class F1 of the best one).
 
 Run: python examples/mlp_grid_search.py [--quick] [--outdir DIR]
 """
@@ -38,7 +38,10 @@ def main(quick=False, outdir="outputs"):
     out.mkdir(parents=True, exist_ok=True)
     X, y = load_mnist()
     (X_train, y_train), (X_test, y_test) = split(X, y, test_size=1000, random_state=0)
-    n_train, max_iter, grid, n_jobs = (300, 2, QUICK_GRID, 1) if quick else (2500, 30, PARAM_GRID, 2)
+    if quick:
+        n_train, max_iter, grid, n_jobs = 300, 2, QUICK_GRID, 1
+    else:
+        n_train, max_iter, grid, n_jobs = 2500, 30, PARAM_GRID, 2
     X_train, y_train = X_train[:n_train], y_train[:n_train]
 
     search = GridSearchCV(MLPClassifier(max_iter=max_iter, random_state=0), grid, cv=3,
@@ -65,7 +68,7 @@ def main(quick=False, outdir="outputs"):
     ax_grid.barh(range(len(order)), search.cv_results_["mean_test_score"][order],
                  xerr=search.cv_results_["std_test_score"][order], color="C0")
     ax_grid.set_yticks(range(len(order)), [labels[i] for i in order], fontsize=7)
-    ax_grid.set(xlabel="mean 3-fold CV accuracy (bar: +- 1 std)")
+    ax_grid.set(xlabel="mean 3-fold CV accuracy (error bars: 1 std over the folds)")
     ax_grid.set_title(", ".join(params[0]), fontsize=9)
     ax_f1.bar(range(len(f1)), f1, color="C1")
     ax_f1.set_xticks(range(len(f1)))
@@ -78,7 +81,7 @@ def main(quick=False, outdir="outputs"):
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="a few epochs on little data (seconds)")
+    parser.add_argument("--quick", action="store_true", help="tiny run, seconds")
     parser.add_argument("--outdir", default="outputs", help="folder for the PNGs")
     args = parser.parse_args()
     main(quick=args.quick, outdir=args.outdir)

@@ -51,7 +51,7 @@ def main(quick=False, outdir="outputs"):
     ax.set(xlabel="epoch", ylabel="mean log loss", yscale="log",
            title=f"MLPClassifier (100, 100) on {n_train} MNIST images: "
                  f"test accuracy {results['test_accuracy']:.1%}")
-    ax.legend()
+    ax.legend(loc="upper right")
     ax.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(out / "mlp_loss_curve.png", dpi=120)
@@ -60,7 +60,7 @@ def main(quick=False, outdir="outputs"):
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="a few epochs on little data (seconds)")
+    parser.add_argument("--quick", action="store_true", help="tiny run, seconds")
     parser.add_argument("--outdir", default="outputs", help="folder for the PNGs")
     args = parser.parse_args()
     main(quick=args.quick, outdir=args.outdir)

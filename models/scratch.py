@@ -60,7 +60,10 @@ class _ScratchClassifier(ClassifierMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ estimator API
     def fit(self, X, y, X_valid=None, y_valid=None):
-        """Train from the seed's initial weights; ``X_valid, y_valid`` add ``validation_scores_``."""
+        """Train from the seed's initial weights.
+
+        ``X_valid, y_valid`` (optional) are scored after every epoch into ``validation_scores_``.
+        """
         s = self._checked_settings()
         X, y = validate_data(self, X, y, dtype=_DTYPES)
         check_classification_targets(y)

@@ -19,6 +19,7 @@ def test_examples_are_found():
     assert len(EXAMPLES) >= 9, [p.name for p in EXAMPLES]
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")  # quick = truncated
 @pytest.mark.parametrize("script", EXAMPLES, ids=lambda p: p.stem)
 def test_example_runs_in_quick_mode(script, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)

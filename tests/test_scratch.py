@@ -187,9 +187,10 @@ def test_grid_search_over_seed_names(digits):
     assert search.best_score_ > 0.8
 
 
-@pytest.mark.parametrize("model", [NeuralNetMLP(num_epochs=20, learning_rate=1.0, minibatch_size=20),
-                                   NeuralNetwork(epochs=20, batch_size=20, eta=0.05)],
-                         ids=["NeuralNetMLP", "NeuralNetwork"])
+@pytest.mark.parametrize("model", [
+    NeuralNetMLP(num_epochs=20, learning_rate=1.0, minibatch_size=20),
+    NeuralNetwork(epochs=20, batch_size=20, eta=0.05),
+], ids=["NeuralNetMLP", "NeuralNetwork"])
 def test_sklearn_check_estimator(model):
     check_estimator(model)
 
