@@ -27,7 +27,8 @@ import math
 import numbers
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
+from sklearn.base import (BaseEstimator, ClassifierMixin, ClassNamePrefixFeaturesOutMixin,
+                          TransformerMixin)
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import FeatureUnion
 from sklearn.utils import check_random_state
@@ -38,7 +39,8 @@ import tinygrad_nn.functional as F
 from tinygrad_nn import Tensor, no_grad
 from tinygrad_nn import nn, optim, training
 
-__all__ = ["KERNELS", "ConvolutionTransformer", "CNNClassifier", "get_kernel", "make_convolution_union"]
+__all__ = ["KERNELS", "ConvolutionTransformer", "CNNClassifier", "get_kernel",
+           "make_convolution_union"]
 
 
 def _preset(rows, scale=1.0):
@@ -47,6 +49,7 @@ def _preset(rows, scale=1.0):
     return kernel
 
 
+# Named 3x3 kernels, accepted wherever a kernel is (read-only float64 arrays).
 KERNELS = {
     "identity": _preset([[0, 0, 0], [0, 1, 0], [0, 0, 0]]),
     "sharpen": _preset([[0, -1, 0], [-1, 5, -1], [0, -1, 0]]),
@@ -58,21 +61,22 @@ KERNELS = {
     "outline": _preset([[-1, -1, -1], [-1, 8, -1], [-1, -1, -1]]),
     "emboss": _preset([[-2, -1, 0], [-1, 1, 1], [0, 1, 2]]),
 }
-"""Named 3x3 kernels accepted wherever a kernel is (read-only float64 arrays)."""
 
 
 def get_kernel(kernel):
     """A kernel as a 2-D float64 array: a `KERNELS` name, or any 2-D array-like of numbers."""
     if isinstance(kernel, str):
         if kernel not in KERNELS:
-            raise ValueError(f"unknown kernel name {kernel!r}; the presets are {sorted(KERNELS)}")
+            raise ValueError(f"unknown kernel name {kernel!r}; the presets are "
+                             f"{sorted(KERNELS)}")
         return KERNELS[kernel]
     try:
         arr = np.asarray(kernel)
     except (ValueError, TypeError):  # ragged nested lists
         arr = None
     if arr is None or arr.dtype.kind not in "biuf":
-        raise ValueError(f"kernel must be a 2-D array of numbers or a preset name, got {kernel!r}")
+        raise ValueError(f"kernel must be a 2-D array of numbers or a preset name, "
+                         f"got {kernel!r}")
     if arr.ndim != 2 or arr.size == 0:
         raise ValueError(f"kernel must be a non-empty 2-D array, got shape {arr.shape}")
     if not np.isfinite(arr).all():
@@ -80,13 +84,26 @@ def get_kernel(kernel):
     return arr.astype(np.float64)
 
 
+def _ints(value, name, length=None, allowed=lambda v: v >= 1):
+    """``value`` (an int or a sequence of ints) as a tuple of ints, checked by ``allowed``."""
+    items = (value,) if isinstance(value, numbers.Integral) else value
+    try:
+        items = tuple(items)
+    except TypeError:
+        items = None
+    if (items is None or (length is not None and len(items) != length)
+            or not all(isinstance(v, numbers.Integral) and not isinstance(v, bool) and allowed(v)
+                       for v in items)):
+        return None
+    return tuple(int(v) for v in items)
+
+
 def _pair(value, name):
     """``value`` as a pair of positive ints (an int means a square)."""
-    pair = (value, value) if isinstance(value, numbers.Integral) else tuple(value)
-    if len(pair) != 2 or not all(isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= 1
-                                 for v in pair):
+    pair = _ints((value, value) if isinstance(value, numbers.Integral) else value, name, 2)
+    if pair is None:
         raise ValueError(f"{name} must be a positive int or a pair of positive ints, got {value!r}")
-    return int(pair[0]), int(pair[1])
+    return pair
 
 
 def _image_shape(n_features, image_shape):
@@ -99,22 +116,22 @@ def _image_shape(n_features, image_shape):
         side = math.isqrt(n_features)
         if side * side != n_features:
             raise ValueError(
-                f"{n_features} features is not a square number of pixels, so the image size cannot "
-                "be inferred: pass image_shape=(height, width) or (channels, height, width)")
+                f"{n_features} features is not a square number of pixels, so the image size "
+                "cannot be inferred: pass image_shape=(height, width) or (channels, height, width)")
         return 1, side, side
-    shape = tuple(image_shape)
-    if len(shape) == 2:
+    shape = _ints(image_shape, "image_shape", allowed=lambda v: v >= 1 or v == -1)
+    if shape is not None and len(shape) == 2:
         shape = (1,) + shape
-    if (len(shape) != 3 or not all(isinstance(v, numbers.Integral) and (v >= 1 or v == -1) for v in shape)
-            or shape.count(-1) > 1):
+    if shape is None or len(shape) != 3 or shape.count(-1) > 1:
         raise ValueError(f"image_shape must be (height, width) or (channels, height, width) of "
                          f"positive ints (one may be -1), got {image_shape!r}")
     known = -math.prod(shape) if -1 in shape else math.prod(shape)
     if -1 in shape and n_features % known == 0:
         shape = tuple(n_features // known if v == -1 else v for v in shape)
     if math.prod(shape) != n_features:
-        raise ValueError(f"image_shape {image_shape!r} does not fit the {n_features} features of X")
-    return tuple(int(v) for v in shape)
+        raise ValueError(f"image_shape {image_shape!r} does not fit the {n_features} features "
+                         "of X")
+    return shape
 
 
 def _minmax(X):
@@ -211,12 +228,14 @@ class ConvolutionTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         """
         c, h, w = self.image_shape_
         kh, kw = self.kernel_.shape
-        weight = Tensor(np.ascontiguousarray(self.kernel_[::-1, ::-1]).reshape(1, 1, kh, kw), dtype=np.float64)
+        flipped = np.ascontiguousarray(self.kernel_[::-1, ::-1]).reshape(1, 1, kh, kw)
+        weight = Tensor(flipped, dtype=np.float64)
         before, after = ((kh - 1) // 2, (kw - 1) // 2), (kh // 2, kw // 2)
         with no_grad():
             images = Tensor(X.reshape(-1, 1, h, w), dtype=np.float64)
             if before != after:  # even kernel sizes: one more zero row/column after than before
-                images = images.pad(((0, 0), (0, 0), (0, after[0] - before[0]), (0, after[1] - before[1])))
+                extra = (after[0] - before[0], after[1] - before[1])
+                images = images.pad(((0, 0), (0, 0), (0, extra[0]), (0, extra[1])))
             out = F.conv2d(images, weight, padding=before).data
         return out.reshape(len(X), c * h * w).astype(X.dtype, copy=False)
 
@@ -237,7 +256,8 @@ class ConvolutionTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         return tags
 
 
-def make_convolution_union(kernels, max_pool=True, max_pool_size=(4, 4), image_shape=None, n_jobs=None):
+def make_convolution_union(kernels, max_pool=True, max_pool_size=(4, 4), image_shape=None,
+                           n_jobs=None):
     """The chapter's ``FeatureUnion``: one `ConvolutionTransformer` per kernel, side by side.
 
     ``kernels`` lists preset names and/or ``(name, kernel)`` pairs; the names label the union's
@@ -246,7 +266,8 @@ def make_convolution_union(kernels, max_pool=True, max_pool_size=(4, 4), image_s
     steps = []
     for item in kernels:
         name, kernel = (item, item) if isinstance(item, str) else item
-        steps.append((name, ConvolutionTransformer(kernel, max_pool=max_pool, max_pool_size=max_pool_size,
+        steps.append((name, ConvolutionTransformer(kernel, max_pool=max_pool,
+                                                   max_pool_size=max_pool_size,
                                                    image_shape=image_shape)))
     if not steps:
         raise ValueError("make_convolution_union needs at least one kernel")
@@ -276,10 +297,11 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
     ``validation_scores_`` and ``best_validation_score_``.
     """
 
-    def __init__(self, conv_channels=(16, 32), kernel_size=3, hidden_layer_sizes=(128,), image_shape=None,
-                 solver="adam", learning_rate_init=0.001, batch_size=32, max_iter=12, shuffle=True,
-                 momentum=0.9, early_stopping=False, validation_fraction=0.1, n_iter_no_change=10, tol=1e-4,
-                 random_state=None, verbose=False, progress=False):
+    def __init__(self, conv_channels=(16, 32), kernel_size=3, hidden_layer_sizes=(128,),
+                 image_shape=None, solver="adam", learning_rate_init=0.001, batch_size=32,
+                 max_iter=12, shuffle=True, momentum=0.9, early_stopping=False,
+                 validation_fraction=0.1, n_iter_no_change=10, tol=1e-4, random_state=None,
+                 verbose=False, progress=False):
         self.conv_channels = conv_channels
         self.kernel_size = kernel_size
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -302,9 +324,8 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
     def fit(self, X, y):
         """Train a fresh network on (X, y) for up to ``max_iter`` epochs."""
         X, y = self._validate(X, y, reset=True)
-        self._check_params()
         self.classes_, y = np.unique(y, return_inverse=True)
-        self._initialize(X.shape[1])
+        self._initialize()
         self._train(X, y, epochs=self.max_iter, stop_on_plateau=True)
         return self
 
@@ -313,14 +334,13 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         first = not hasattr(self, "module_")
         X, y = self._validate(X, y, reset=first)
         if first:
-            self._check_params()
             if classes is None:
                 raise ValueError("classes must be passed on the first call to partial_fit")
-            self.classes_ = np.unique(np.asarray(classes))
-            self._initialize(X.shape[1])
-        elif classes is not None and not np.array_equal(np.unique(np.asarray(classes)), self.classes_):
-            raise ValueError(f"classes {classes!r} differ from those of the first partial_fit call, "
-                             f"{self.classes_!r}")
+            self.classes_ = np.unique(classes)
+            self._initialize()
+        elif classes is not None and not np.array_equal(np.unique(classes), self.classes_):
+            raise ValueError(f"classes {classes!r} differ from those of the first partial_fit "
+                             f"call, {self.classes_!r}")
         unknown = np.setdiff1d(y, self.classes_)
         if unknown.size:
             raise ValueError(f"y contains labels {unknown!r} not in classes {self.classes_!r}")
@@ -335,12 +355,15 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         return X, y
 
     def _check_params(self):
-        channels = tuple(self.conv_channels)
-        hidden = tuple(self.hidden_layer_sizes)
-        for name, values in (("conv_channels", channels), ("hidden_layer_sizes", hidden)):
-            if not all(isinstance(v, numbers.Integral) and v >= 1 for v in values):
-                raise ValueError(f"{name} must be positive ints, got {values!r}")
-        _pair(self.kernel_size, "kernel_size")
+        """Validate the hyper-parameters; return (conv_channels, hidden_layer_sizes, kernel)."""
+        sizes = []
+        for name in ("conv_channels", "hidden_layer_sizes"):
+            value = getattr(self, name)
+            sizes.append(_ints(value, name))
+            if sizes[-1] is None:
+                raise ValueError(f"{name} must be a positive int or a sequence of them, "
+                                 f"got {value!r}")
+        kernel = _pair(self.kernel_size, "kernel_size")
         if self.solver not in ("adam", "sgd"):
             raise ValueError(f"solver must be 'adam' or 'sgd', got {self.solver!r}")
         for name in ("batch_size", "max_iter", "n_iter_no_change"):
@@ -350,31 +373,35 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         if not self.learning_rate_init > 0:
             raise ValueError(f"learning_rate_init must be > 0, got {self.learning_rate_init!r}")
         if self.early_stopping and not 0 < self.validation_fraction < 1:
-            raise ValueError(f"validation_fraction must be in (0, 1), got {self.validation_fraction!r}")
+            raise ValueError(f"validation_fraction must be in (0, 1), "
+                             f"got {self.validation_fraction!r}")
+        return sizes[0], sizes[1], kernel
 
-    def _initialize(self, n_features):
+    def _initialize(self):
         """Build module_ and optimizer_ from fresh random weights; reset the training record."""
+        conv_channels, hidden_layer_sizes, (kh, kw) = self._check_params()
         random_state = check_random_state(self.random_state)
         init_seed, self._seed = random_state.randint(np.iinfo(np.int32).max, size=2)
-        rng = np.random.default_rng(init_seed)
-        init = "he_normal"  # zero biases; measured ~0.5 point better on MNIST-5k than glorot_uniform
+        # He init (zero biases) for the ReLU layers: half a point better than Glorot on MNIST-5k
+        layer = dict(rng=np.random.default_rng(init_seed), init="he_normal")
         c, h, w = self.image_shape_
-        kh, kw = _pair(self.kernel_size, "kernel_size")
         layers = []
-        for channels in self.conv_channels:
-            layers += [nn.Conv2D(c, int(channels), (kh, kw), padding=(kh // 2, kw // 2), rng=rng, init=init), nn.ReLU()]
-            c, h, w = int(channels), h + 2 * (kh // 2) - kh + 1, w + 2 * (kw // 2) - kw + 1
+        for channels in conv_channels:
+            layers += [nn.Conv2D(c, channels, (kh, kw), padding=(kh // 2, kw // 2), **layer),
+                       nn.ReLU()]
+            c, h, w = channels, h + 2 * (kh // 2) - kh + 1, w + 2 * (kw // 2) - kw + 1
             if h < 1 or w < 1:
-                raise ValueError(f"kernel_size {self.kernel_size!r} is too large for {self.image_shape_} images")
+                raise ValueError(f"kernel_size {self.kernel_size!r} is too large for images of "
+                                 f"shape {self.image_shape_}")
             if h >= 2 and w >= 2:
                 layers.append(nn.MaxPool2D(2))
                 h, w = h // 2, w // 2
         layers.append(nn.Flatten())
         width = c * h * w
-        for units in self.hidden_layer_sizes:
-            layers += [nn.Dense(width, int(units), rng=rng, init=init), nn.ReLU()]
-            width = int(units)
-        layers.append(nn.Dense(width, len(self.classes_), rng=rng, init=init))
+        for units in hidden_layer_sizes:
+            layers += [nn.Dense(width, units, **layer), nn.ReLU()]
+            width = units
+        layers.append(nn.Dense(width, len(self.classes_), **layer))
         self.module_ = nn.Sequential(*layers)
         params = self.module_.parameters()
         if self.solver == "adam":
@@ -392,7 +419,9 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         if stop_on_plateau and self.early_stopping:
             X, X_val, y, y_val = train_test_split(X, y, test_size=self.validation_fraction,
                                                   stratify=y, random_state=seed)
-            validate = lambda: float(np.mean(self._logits(X_val).argmax(axis=1) == y_val))  # noqa: E731
+
+            def validate():
+                return float(np.mean(self._logits(X_val).argmax(axis=1) == y_val))
 
         module = self.module_
 
@@ -401,15 +430,17 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
 
         # Without a validation set, fit watches the training loss: MLPClassifier's stopping rule.
         history = training.fit(
-            step_loss, self.optimizer_, (X, y), epochs=epochs, batch_size=min(self.batch_size, len(X)),
-            shuffle=self.shuffle, rng=seed, validate=validate, early_stopping=stop_on_plateau,
-            patience=self.n_iter_no_change, tol=self.tol, module=module if validate else None,
+            step_loss, self.optimizer_, (X, y), epochs=epochs,
+            batch_size=min(self.batch_size, len(X)), shuffle=self.shuffle, rng=seed,
+            validate=validate, early_stopping=stop_on_plateau, patience=self.n_iter_no_change,
+            tol=self.tol, module=module if validate else None,
             on_epoch_end=self._report if self.verbose else None, progress=self.progress,
             desc=type(self).__name__, history=self._history)
         module.eval()
         if self.verbose and history.stop_reason == "early_stopping":  # fit skips on_epoch_end then
             self._report(None, history)
-            print(f"No improvement of more than tol={self.tol} for {self.n_iter_no_change + 1} epochs: stopping.")
+            print(f"No improvement of more than tol={self.tol} for {self.n_iter_no_change + 1} "
+                  "epochs: stopping.")
         self._history = history
         self._epochs_seen = len(history.loss)
         self.n_iter_ = len(history.loss)

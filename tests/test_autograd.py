@@ -169,3 +169,12 @@ def test_gradcheck_names_input_and_worst_element():
 @given(x=tensors(shape=(2, 3), dtype=np.float32))
 def test_tensors_strategy_honours_dtype_and_shape(x):
     assert x.dtype == np.float32 and x.shape == (2, 3) and x.requires_grad
+
+
+def test_raw_array_beside_a_tensor_gets_no_gradient_slot():
+    import tinygrad_nn.functional as F
+
+    x = np.arange(6.0).reshape(2, 3)
+    w = Tensor(np.ones((3, 2)), requires_grad=True)
+    F.linear(x, w).sum().backward()
+    np.testing.assert_array_equal(w.grad, x.T @ np.ones((2, 2)))

@@ -55,8 +55,8 @@ _Tensor = None  # set by tensor.py, which imports this module
 class Function:
     """One differentiable op. Subclasses define ``forward(*arrays, **kw)`` and ``backward(grad)``.
 
-    ``forward`` receives the ``.data`` of the Tensor inputs (other arguments pass through
-    unchanged) and returns an ndarray. ``backward`` returns one gradient per Tensor input, in
+    ``forward`` receives the ``.data`` of the Tensor inputs (ndarrays count as constant Tensors;
+    other arguments, such as a ``None`` bias, pass through unchanged) and returns an ndarray. ``backward`` returns one gradient per Tensor input, in
     order (a bare array when there is one input); ``None`` where ``needs_input_grad`` is False.
     """
 
@@ -72,6 +72,8 @@ class Function:
     def apply(cls, *args, **kwargs):
         Tensor = _Tensor
         ctx = cls()
+        if any(type(a) is np.ndarray for a in args):  # raw arrays become constants, keeping slots
+            args = tuple(Tensor._wrap(a, False) if type(a) is np.ndarray else a for a in args)
         raw = [a.data if isinstance(a, Tensor) else a for a in args]
         out = ctx.forward(*raw, **kwargs)
         if not is_grad_enabled():

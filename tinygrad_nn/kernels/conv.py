@@ -8,13 +8,13 @@ col2im's add) is a straight vectorised loop, however narrow the image. The ``kw 
 per row that fall off the right edge are computed and dropped (12% extra for 14-wide images).
 
 Why per-image GEMMs (measured on the benchmark stack, 256 28x28 float32 images, 1->8->16
-channels, 3x3, forward+backward of both convolutions):
-  direct axpy loops in Numba, same layout ............. 18.3 ms
+channels, 3x3, forward+backward of both convolutions, kernels alone):
+  direct axpy loops in Numba, same layout, per image .. 17.0 ms
   im2col + GEMM over chunks of 4-32 images ............ 26-60 ms (OpenBLAS goes multi-threaded
                                                           and stalls on a busy 2-core machine)
-  im2col + GEMM per image (this module) ............... 11-13 ms
-One image's buffers stay in cache, and BLAS's register blocking beats a Numba loop that has to
-load and store the accumulator for every tap.
+  im2col + GEMM per image (this module) ............... 8.9 ms
+One image's buffers stay in cache, the GEMMs are small enough for BLAS to stay single-threaded,
+and BLAS's register blocking beats a Numba loop that loads and stores the accumulator per tap.
 
 Strides are handled outside the loops: a stride-(sh, sw) convolution is the stride-1 one
 sampled every (sh, sw) pixels, and its gradient is the stride-1 gradient of the output
