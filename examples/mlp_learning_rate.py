@@ -3,8 +3,8 @@
 An MLPClassifier with one hidden layer of 500 units is trained on 1,000 images with each
 initial learning rate. ``early_stopping=True`` makes it hold out 10% of them and record the
 accuracy there after every epoch (``validation_scores_``); ``n_iter_no_change=max_iter`` keeps
-it from actually stopping early, so every run gets the full budget. Too large a rate (1)
-overshoots and stays near chance; too small a one (1e-4) is still climbing at the end.
+it from actually stopping early, so every run gets the full 120 epochs. Too large a rate (1)
+overshoots and never settles; too small a one (1e-4) is still climbing at the end.
 Writes outputs/mlp_learning_rate.png.
 
 Run: python examples/mlp_learning_rate.py [--quick] [--outdir DIR]

@@ -89,14 +89,14 @@ def images(n, h, w, dtype=np.float64, seed=0):
 
 # ---------------------------------------------------------------- ConvolutionTransformer
 def test_feature_union_matches_the_chapter_on_mnist():
-    """The chapter's three-kernel FeatureUnion with 4x4 pooling on float32 MNIST, to 1e-6.
-
-    Border pixels that are dark in almost every image have tiny min-max ranges, which magnify
-    any difference in the convolution's rounding: this pins the float64 summation."""
-    X = load_mnist()[0][::5]
+    """The chapter's three-kernel FeatureUnion with 4x4 pooling on 2,500 float32 MNIST images,
+    to 1e-6. Border pixels that are dark in almost every image have tiny min-max ranges, which
+    magnify any difference in the convolution's rounding: float32 sums are off by 3.8e-6
+    here, so this pins the float64 summation."""
+    X = load_mnist()[0][::2]
     union = make_convolution_union(CHAPTER_KERNELS, max_pool_size=(4, 4))
     expected, got = chapter_union().fit_transform(X), union.fit_transform(X)
-    assert got.shape == expected.shape == (1000, 3 * 49)
+    assert got.shape == expected.shape == (2500, 3 * 49)
     assert got.dtype == np.float32
     np.testing.assert_allclose(got, expected, rtol=0, atol=1e-6)
 
