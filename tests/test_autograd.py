@@ -178,3 +178,16 @@ def test_raw_array_beside_a_tensor_gets_no_gradient_slot():
     w = Tensor(np.ones((3, 2)), requires_grad=True)
     F.linear(x, w).sum().backward()
     np.testing.assert_array_equal(w.grad, x.T @ np.ones((2, 2)))
+
+
+def test_leaf_grads_are_writable_and_independent_of_user_arrays():
+    x = Tensor(np.ones((2, 3)), requires_grad=True)
+    seed = np.ones(3)
+    y = x.sum(axis=0)  # its backward hands out a read-only broadcast view
+    y.backward(seed)
+    x.grad += 1  # must be writable
+    np.testing.assert_array_equal(x.grad, np.full((2, 3), 2.0))
+    z = Tensor(np.ones(3), requires_grad=True)
+    (z + 0).backward(seed)
+    z.grad *= 5
+    np.testing.assert_array_equal(seed, np.ones(3))

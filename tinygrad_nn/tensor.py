@@ -168,12 +168,15 @@ class Tensor:
                     f"backward() grad has shape {grad.shape}, the tensor has shape {self.shape}"
                 )
         grads = {id(self): grad}
+        owned = {id(grad)}  # arrays someone else holds: a leaf must get its own copy
         for node in reversed(_toposort(self)):
             g = grads.pop(id(node), None)
             ctx = node._ctx
             if ctx is None:  # a leaf: accumulate, never alias another tensor's array
                 if g is not None:
-                    g = g.astype(node.data.dtype, copy=True)
+                    if g.base is not None or id(g) in owned or g.dtype != node.data.dtype:
+                        g = g.astype(node.data.dtype, copy=True)  # views, shared or cast arrays
+                    owned.add(id(g))
                     node.grad = g if node.grad is None else node.grad + g
                 continue
             node._ctx = None  # free the graph as we go
