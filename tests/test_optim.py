@@ -373,3 +373,19 @@ def test_schedule_state_dict_roundtrip_and_errors():
         InverseScalingLR(opt, power_t=-1)
     with pytest.raises(TypeError, match="needs an Optimizer"):
         ConstantLR(object())
+
+
+def test_adam_updates_a_non_contiguous_parameter_like_a_contiguous_one():
+    from tinygrad_nn import Tensor
+    from tinygrad_nn.optim import Adam
+
+    base = np.arange(12.0).reshape(3, 4)
+    a = Tensor(base.T.copy(), requires_grad=True)
+    b = Tensor(base.copy().T, requires_grad=True)  # a transposed (Fortran-ordered) view
+    assert not b.data.flags.c_contiguous
+    opts = [Adam([a], lr=0.1), Adam([b], lr=0.1)]
+    for _ in range(3):
+        for t, opt in zip((a, b), opts):
+            t.grad = t.data * 0.5 - 1.0
+            opt.step()
+    np.testing.assert_array_equal(a.data, b.data)

@@ -5,7 +5,7 @@ from .tensor import Tensor
 __version__ = "0.1.0"
 __all__ = ["Tensor", "no_grad", "enable_grad", "is_grad_enabled", "save", "load"]
 
-_LAZY = {"functional", "nn", "optim", "data", "testing", "models", "serialization"}
+_LAZY = {"functional", "nn", "optim", "training", "data", "testing", "models", "serialization"}
 
 
 def __getattr__(name):

@@ -17,6 +17,7 @@ import re
 
 import numpy as np
 
+from .kernels.optim import adam_step
 from .tensor import Tensor
 
 __all__ = ["Optimizer", "SGD", "Adam", "ConstantLR", "InverseScalingLR", "ReduceLROnPlateau"]
@@ -125,7 +126,7 @@ class Optimizer:
             if arr.shape != p.shape:
                 raise ValueError(f"{type(self).__name__}.load_state_dict: {key!r} has shape "
                                  f"{arr.shape}, parameter {i} has shape {p.shape}")
-            state[i][name] = arr.astype(p.dtype, copy=True)
+            state[i][name] = np.array(arr, dtype=p.dtype, order="C")
         lr = _check_number("lr", lr)  # validate everything before changing anything
         self._set_hyper(**{name: hyper.get(name, getattr(self, name)) for name in self._hyper})
         self._lr, self.state = lr, state
@@ -232,35 +233,21 @@ class Adam(Optimizer):
             st = self.state[i]
             if not st:
                 st["step"] = 0
-                st["exp_avg"] = np.zeros_like(data)
-                st["exp_avg_sq"] = np.zeros_like(data)
+                st["exp_avg"] = np.zeros(data.shape, data.dtype)  # C order: the kernel's layout
+                st["exp_avg_sq"] = np.zeros(data.shape, data.dtype)
             t = st["step"] = st["step"] + 1
             m, v = st["exp_avg"], st["exp_avg_sq"]
-            tmp, tmp2 = self._buffer(i, 0), self._buffer(i, 1)
-            if wd:
-                np.multiply(data, wd, out=tmp2)
-                np.add(g, tmp2, out=tmp2)
-                g = tmp2
-            # m = lerp(m, g, 1 - b1), computed the way torch.lerp does for each weight range
-            if 1.0 - b1 < 0.5:
-                np.subtract(g, m, out=tmp)
-                tmp *= 1.0 - b1
-                m += tmp
-            else:
-                np.subtract(g, m, out=tmp)
-                tmp *= b1
-                np.subtract(g, tmp, out=m)
-            v *= b2  # v = b2 v + ((1 - b2) g) g, torch.addcmul's order
-            np.multiply(g, 1.0 - b2, out=tmp)
-            tmp *= g
-            v += tmp
-            step_size = lr / (1.0 - b1 ** t)
-            np.sqrt(v, out=tmp)  # denom = sqrt(v) / sqrt(1 - b2^t) + eps
-            tmp /= (1.0 - b2 ** t) ** 0.5
-            tmp += eps
-            np.multiply(m, step_size, out=tmp2)  # p -= (step_size m) / denom, torch.addcdiv's order
-            tmp2 /= tmp
-            np.subtract(data, tmp2, out=data)
+            flat = data if data.flags.c_contiguous else np.ascontiguousarray(data)
+            cast = data.dtype.type  # numpy's rule for Python scalars: computed in the array dtype
+            # PyTorch's order: m = lerp(m, g, 1 - b1); v = b2 v + ((1 - b2) g) g;
+            # p -= (lr / (1 - b1^t)) m / (sqrt(v) / sqrt(1 - b2^t) + eps)
+            adam_step(flat.reshape(-1), np.ascontiguousarray(g).reshape(-1), m.reshape(-1),
+                      v.reshape(-1),
+                      cast(1.0 - b1), cast(b1), cast(b2), cast(1.0 - b2),
+                      cast((1.0 - b2 ** t) ** 0.5), cast(eps), cast(lr / (1.0 - b1 ** t)),
+                      cast(wd), 1.0 - b1 < 0.5)
+            if flat is not data:  # a non-contiguous parameter: write the update back
+                data[...] = flat
 
 
 # ------------------------------------------------------------------------------------ schedules
