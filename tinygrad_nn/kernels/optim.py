@@ -4,10 +4,11 @@ Arithmetic follows ``optim.Adam``'s numpy reference operation for operation, wit
 already cast to the parameter's dtype (as numpy does with Python floats), so results are
 bit-identical to the numpy path.
 """
+import numpy as np
 from numba import njit
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")  # numpy semantics: no zero-division checks blocking SIMD
 def adam_step(p, g, m, v, one_minus_b1, b1, b2, one_minus_b2, bias2_sqrt, eps, step_size,
               weight_decay, lerp_small):
     """In-place Adam on 1-D arrays: ``m``, ``v`` and ``p`` updated, ``g`` read only."""
@@ -20,5 +21,5 @@ def adam_step(p, g, m, v, one_minus_b1, b1, b2, one_minus_b2, bias2_sqrt, eps, s
         else:
             m[i] = gi - (gi - m[i]) * b1
         v[i] = v[i] * b2 + (gi * one_minus_b2) * gi
-        denom = v[i] ** 0.5 / bias2_sqrt + eps
+        denom = np.sqrt(v[i]) / bias2_sqrt + eps
         p[i] = p[i] - (m[i] * step_size) / denom
