@@ -22,28 +22,36 @@ for seeds 02 and 05, other data (Fashion-MNIST, full MNIST), so they are a yards
 target. Every score is test accuracy (for one label per sample, micro-F1 is accuracy).
 
 Prints one table (``--markdown`` adds a Markdown copy) and the total wall time, and writes
-``outputs/reproduce_seeds.png``: seed, ours and peer per experiment.
+``outputs/reproduce_seeds.png``: seed, ours and peer per experiment. BLAS and OpenMP run one
+thread by default (``--threads``, 0 for the libraries' default), for ours and the peers alike:
+on an idle 2-core machine the whole run takes as long either way (about 35 s), but two-thread
+BLAS slows down several times over as soon as another process competes for the cores.
 
-Run: python examples/reproduce_seeds.py [--quick] [--markdown] [--outdir DIR]
+Run: python examples/reproduce_seeds.py [--quick] [--markdown] [--threads N] [--outdir DIR]
 """
-import argparse
 import time
-import warnings
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Callable, Optional
 
-import numpy as np
-from matplotlib.figure import Figure
-from sklearn.ensemble import RandomForestClassifier
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.neural_network import MLPClassifier as SklearnMLP
-from sklearn.pipeline import Pipeline
-from tqdm import tqdm
+START = time.perf_counter()  # the total wall time includes the imports
 
-from tinygrad_nn.data import load_digits, load_mnist, split
-from tinygrad_nn.models import (CNNClassifier, CustomClassifier, MLPClassifier, NeuralNetMLP,
-                                NeuralNetwork, make_convolution_union)
+import argparse  # noqa: E402
+import os  # noqa: E402
+import warnings  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Callable, Optional  # noqa: E402
+
+import numpy as np  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from sklearn.ensemble import RandomForestClassifier  # noqa: E402
+from sklearn.exceptions import ConvergenceWarning  # noqa: E402
+from sklearn.neural_network import MLPClassifier as SklearnMLP  # noqa: E402
+from sklearn.pipeline import Pipeline  # noqa: E402
+from threadpoolctl import threadpool_limits  # noqa: E402
+from tqdm import tqdm  # noqa: E402
+
+from tinygrad_nn.data import load_digits, load_mnist, split  # noqa: E402
+from tinygrad_nn.models import (CNNClassifier, CustomClassifier, MLPClassifier,  # noqa: E402
+                                NeuralNetMLP, NeuralNetwork, make_convolution_union)
 
 try:  # the stack's peer, when installed
     import nnetsauce
@@ -65,14 +73,17 @@ class Experiment:
 
 
 # ------------------------------------------------------------------------------ the models
-def seed04_network(quick):
-    """Seed 04's best cell: 10 epochs of 100-sample minibatches, eta 0.01 on the summed loss."""
-    return dict(n_hidden=50, epochs=2 if quick else 10, batch_size=100, eta=0.01, lmbd=1e-3)
+# Seed 04's best grid cell; its eta multiplies the gradient of the loss summed over a minibatch.
+SEED04 = dict(n_hidden_neurons=50, epochs=10, batch_size=100, eta=0.01, lmbd=1e-3)
 
 
 def sklearn_sgd(hidden, activation, lr, batch_size, epochs, alpha, seed):
-    """scikit-learn's MLP trained like the seeds' networks: plain SGD at a constant rate."""
-    return SklearnMLP(hidden_layer_sizes=hidden, activation=activation, solver="sgd",
+    """scikit-learn's MLP trained like the seeds' networks: plain SGD at a constant rate.
+
+    Its loss is the minibatch mean and its L2 gradient ``alpha * W / batch_size``, so a seed's
+    summed-loss step ``eta * (grad + lmbd * W)`` is ``lr = eta * batch_size``, ``alpha = lmbd``.
+    """
+    return SklearnMLP(hidden_layer_sizes=(hidden,), activation=activation, solver="sgd",
                       momentum=0.0, learning_rate_init=lr, batch_size=batch_size,
                       max_iter=epochs, alpha=alpha, random_state=seed)
 
@@ -97,19 +108,18 @@ def conv_pipeline(mlp_class, quick):
 
 
 def experiments(quick):
-    """The table's rows, in the seeds' order of appearance in the README."""
-    s04 = seed04_network(quick)
+    """The table's rows: the dense networks, the random-feature stack, the convolutions."""
+    s04 = dict(SEED04, epochs=2 if quick else SEED04["epochs"])
     seed04_sklearn = dict(hidden_layer_sizes=(50,), activation="logistic", alpha=1e-3,
                           learning_rate_init=0.01, max_iter=3 if quick else 100, random_state=0)
     seed05_epochs = 2 if quick else 40
     rows = [
         Experiment(
             "seed 04 NeuralNetwork 64-50-10", "digits", 0.9139, "numpy grid best",
-            lambda: NeuralNetwork(n_hidden_neurons=s04["n_hidden"], epochs=s04["epochs"],
-                                  batch_size=s04["batch_size"], eta=s04["eta"], lmbd=s04["lmbd"],
-                                  random_state=0),
-            lambda: sklearn_sgd((s04["n_hidden"],), "logistic", s04["eta"] * s04["batch_size"],
-                                s04["batch_size"], s04["epochs"], s04["lmbd"], seed=0)),
+            lambda: NeuralNetwork(**s04, random_state=0),
+            lambda: sklearn_sgd(s04["n_hidden_neurons"], "logistic",
+                                lr=s04["eta"] * s04["batch_size"], batch_size=s04["batch_size"],
+                                epochs=s04["epochs"], alpha=s04["lmbd"], seed=0)),
         Experiment(
             "MLPClassifier (seed 04 settings)", "digits", 0.9917, "its sklearn run",
             lambda: MLPClassifier(**seed04_sklearn), lambda: SklearnMLP(**seed04_sklearn)),
@@ -119,7 +129,8 @@ def experiments(quick):
         rows.append(Experiment(
             f"seed 05 NeuralNetMLP, {activation}", "MNIST-5k [-1, 1]", figure, "full MNIST",
             lambda a=activation: NeuralNetMLP(num_epochs=seed05_epochs, hidden_activation=a),
-            lambda a=sklearn_name: sklearn_sgd((50,), a, 0.1, 100, seed05_epochs, 0.0, seed=123)))
+            lambda a=sklearn_name: sklearn_sgd(50, a, lr=0.1, batch_size=100,
+                                               epochs=seed05_epochs, alpha=0.0, seed=123)))
     for layer, figure in enumerate((0.9388, 0.9305, 0.9417)):
         rows.append(Experiment(
             f"seed 01 stack, layer {layer + 1}" + (" (forest)" if layer == 0 else ""), "digits",
@@ -196,13 +207,14 @@ def table_rows(results, data):
         return "-" if v is None else f"{v:.2%}"
 
     def secs(v):
-        return "-" if v is None else f"{v:.1f} s"
+        return "-" if v is None else f"{v:.2f} s"
 
     out = []
     for r in results:
         row = r["row"]
         X_train, _, X_test, _ = data[row.data]
-        seed = pct(row.seed) + (f" ({row.seed_note})" if row.seed_note else "")
+        seed = "-" if row.seed is None else f"{100 * row.seed:.4g}%"  # as the seed prints it
+        seed += f" ({row.seed_note})" if row.seed_note else ""
         peer_name = row.peer_name if row.peer else (f"({row.peer_name} n/a)" if row.peer_name
                                                     else "-")
         out.append((row.name, f"{row.data} {len(X_train)}/{len(X_test)}", seed, pct(r["ours"]),
@@ -251,13 +263,14 @@ def plot(results, path):
     fig.savefig(path, dpi=110)
 
 
-def main(quick=False, markdown=False, outdir="outputs"):
-    start = time.perf_counter()
+def main(quick=False, markdown=False, threads=1, outdir="outputs"):
     out = Path(outdir)
     out.mkdir(parents=True, exist_ok=True)
     data = load_data(quick)
-    with warnings.catch_warnings():  # the seeds stop at a fixed number of epochs too
-        warnings.simplefilter("ignore", ConvergenceWarning)
+    print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}; BLAS/OpenMP threads: "
+          f"{threads or 'default'}")
+    with warnings.catch_warnings(), threadpool_limits(threads or None):
+        warnings.simplefilter("ignore", ConvergenceWarning)  # the seeds stop at fixed epochs too
         results = run(experiments(quick), data)
     rows = table_rows(results, data)
     print("\n" + format_text(rows))
@@ -266,8 +279,8 @@ def main(quick=False, markdown=False, outdir="outputs"):
     path = out / "reproduce_seeds.png"
     plot(results, path)
     print(f"\nchart: {path}")
-    print(f"total wall time: {time.perf_counter() - start:.1f} s"
-          + (" (--quick: tiny epochs and data)" if quick else ""))
+    print(f"total wall time: {time.perf_counter() - START:.1f} s (load average "
+          f"{os.getloadavg()[0]:.1f})" + (", --quick: tiny epochs and data" if quick else ""))
     return results
 
 
@@ -275,6 +288,8 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny epochs and data (smoke test)")
     parser.add_argument("--markdown", action="store_true", help="also print the table as Markdown")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="BLAS and OpenMP threads (0: the libraries' default)")
     parser.add_argument("--outdir", default="outputs", help="folder for the PNG")
     args = parser.parse_args()
-    main(quick=args.quick, markdown=args.markdown, outdir=args.outdir)
+    main(quick=args.quick, markdown=args.markdown, threads=args.threads, outdir=args.outdir)
