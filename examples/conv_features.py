@@ -17,7 +17,6 @@ test images (outputs/conv_features_kernels.png).
 
 Run: python examples/conv_features.py [--quick] [--outdir DIR]
 """
-import argparse
 import time
 import warnings
 from pathlib import Path
@@ -31,6 +30,7 @@ from sklearn.pipeline import Pipeline
 from tinygrad_nn.data import load_mnist, split
 from tinygrad_nn.models import (CNNClassifier, ConvolutionTransformer, MLPClassifier,
                                 make_convolution_union)
+from _common import cli
 
 KERNELS = ["sharpen", "v_edge", "h_edge"]
 
@@ -108,9 +108,4 @@ def main(quick=False, outdir="outputs"):
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true",
-                        help="small models on little data (seconds)")
-    parser.add_argument("--outdir", default="outputs", help="folder for the PNG")
-    args = parser.parse_args()
-    main(quick=args.quick, outdir=args.outdir)
+    cli(__doc__, main)

@@ -10,7 +10,6 @@ Writes outputs/digits_eta_lambda.png.
 
 Run: python examples/digits_eta_lambda.py [--quick] [--outdir DIR]
 """
-import argparse
 import time
 import warnings
 from pathlib import Path
@@ -22,6 +21,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 from tinygrad_nn.data import load_digits, split
 from tinygrad_nn.models import MLPClassifier, NeuralNetwork
+from _common import cli
 
 
 def _grid_accuracy(make_model, etas, lmbds, X_train, y_train, X_test, y_test):
@@ -101,8 +101,4 @@ def main(quick=False, outdir="outputs"):
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="tiny run, seconds")
-    parser.add_argument("--outdir", default="outputs", help="folder for the PNGs")
-    args = parser.parse_args()
-    main(quick=args.quick, outdir=args.outdir)
+    cli(__doc__, main)

@@ -20,7 +20,6 @@ matrices and a few test images with the convolution model's predictions (outputs
 
 Run: python examples/fashion_mnist.py [--quick] [--outdir DIR]
 """
-import argparse
 import socket
 import time
 import warnings
@@ -37,6 +36,7 @@ from sklearn.pipeline import Pipeline
 from tinygrad_nn.data import (FASHION_MNIST_LABELS, DatasetUnavailableError, load_fashion_mnist,
                               load_mnist)
 from tinygrad_nn.models import MLPClassifier, make_convolution_union
+from _common import cli
 
 KERNELS = ["sharpen", "v_edge", "h_edge"]
 SAMPLE_SIZE = 10_000  # the chapter's subset of the 70,000 images
@@ -161,9 +161,4 @@ def plot(dataset, class_names, X_test, y_test, predictions, results, path):
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true",
-                        help="small models on little data (seconds, plus the OpenML check)")
-    parser.add_argument("--outdir", default="outputs", help="folder for the PNG")
-    args = parser.parse_args()
-    main(quick=args.quick, outdir=args.outdir)
+    cli(__doc__, main)

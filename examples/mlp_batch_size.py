@@ -9,7 +9,7 @@ single-sample Adam steps fit the example's 3-minute budget. Writes outputs/mlp_b
 
 Run: python examples/mlp_batch_size.py [--quick] [--outdir DIR]
 """
-from _sweep import cli, sweep
+from _common import cli, sweep
 
 BATCH_SIZES = [1, 10, 100, 1500]
 

@@ -8,25 +8,19 @@ outputs/mlp_confusion_matrix.png.
 
 Run: python examples/mlp_confusion_matrix.py [--quick] [--outdir DIR]
 """
-import argparse
 import time
-from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure
 from sklearn.metrics import ConfusionMatrixDisplay, confusion_matrix
 
-from tinygrad_nn.data import load_mnist, split
 from tinygrad_nn.models import MLPClassifier
+from _common import cli, mnist_split
 
 
 def main(quick=False, outdir="outputs"):
-    out = Path(outdir)
-    out.mkdir(parents=True, exist_ok=True)
-    X, y = load_mnist()
-    (X_train, y_train), (X_test, y_test) = split(X, y, test_size=1000, random_state=0)
-    n_train, max_iter = (500, 3) if quick else (len(X_train), 200)
-    X_train, y_train = X_train[:n_train], y_train[:n_train]
+    n_train, max_iter = (500, 3) if quick else (None, 200)
+    out, (X_train, y_train), (X_test, y_test) = mnist_split(outdir, n_train)
 
     t0 = time.perf_counter()
     clf = MLPClassifier(hidden_layer_sizes=(100,), early_stopping=True, max_iter=max_iter,
@@ -62,8 +56,4 @@ def main(quick=False, outdir="outputs"):
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="tiny run, seconds")
-    parser.add_argument("--outdir", default="outputs", help="folder for the PNGs")
-    args = parser.parse_args()
-    main(quick=args.quick, outdir=args.outdir)
+    cli(__doc__, main)

@@ -13,7 +13,6 @@ Both use scikit-learn's model-selection helpers on an MLPClassifier with two hid
 
 Run: python examples/mlp_curves.py [--quick] [--outdir DIR]
 """
-import argparse
 import time
 import warnings
 from pathlib import Path
@@ -25,6 +24,7 @@ from sklearn.model_selection import learning_curve, validation_curve
 
 from tinygrad_nn.data import load_mnist, split
 from tinygrad_nn.models import MLPClassifier
+from _common import cli
 
 
 def _plot(path, x, train_scores, test_scores, xlabel, title):
@@ -81,8 +81,4 @@ def main(quick=False, outdir="outputs"):
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="tiny run, seconds")
-    parser.add_argument("--outdir", default="outputs", help="folder for the PNGs")
-    args = parser.parse_args()
-    main(quick=args.quick, outdir=args.outdir)
+    cli(__doc__, main)

@@ -8,7 +8,6 @@ Writes outputs/mlp_custom_activation.png.
 
 Run: python examples/mlp_custom_activation.py [--quick] [--outdir DIR]
 """
-import argparse
 import time
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from matplotlib.figure import Figure
 from tinygrad_nn import Tensor
 from tinygrad_nn.data import load_mnist, split
 from tinygrad_nn.models import MLPClassifier
+from _common import cli
 
 LEAKY_SLOPE = 0.01
 
@@ -74,8 +74,4 @@ def main(quick=False, outdir="outputs"):
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="tiny run, seconds")
-    parser.add_argument("--outdir", default="outputs", help="folder for the PNGs")
-    args = parser.parse_args()
-    main(quick=args.quick, outdir=args.outdir)
+    cli(__doc__, main)

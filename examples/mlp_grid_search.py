@@ -10,7 +10,6 @@ of every candidate, and per-class F1 of the best one).
 
 Run: python examples/mlp_grid_search.py [--quick] [--outdir DIR]
 """
-import argparse
 import time
 import warnings
 from pathlib import Path
@@ -23,6 +22,7 @@ from sklearn.model_selection import GridSearchCV
 
 from tinygrad_nn.data import load_mnist, split
 from tinygrad_nn.models import MLPClassifier
+from _common import cli
 
 PARAM_GRID = {
     "hidden_layer_sizes": [(50,), (100, 50)],
@@ -80,8 +80,4 @@ def main(quick=False, outdir="outputs"):
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="tiny run, seconds")
-    parser.add_argument("--outdir", default="outputs", help="folder for the PNGs")
-    args = parser.parse_args()
-    main(quick=args.quick, outdir=args.outdir)
+    cli(__doc__, main)

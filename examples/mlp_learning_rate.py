@@ -9,7 +9,7 @@ Writes outputs/mlp_learning_rate.png.
 
 Run: python examples/mlp_learning_rate.py [--quick] [--outdir DIR]
 """
-from _sweep import cli, sweep
+from _common import cli, sweep
 
 LEARNING_RATES = [1, 0.1, 0.01, 0.001, 0.0001]
 

@@ -8,24 +8,18 @@ the stop ``n_iter_no_change`` epochs later. Writes outputs/mlp_loss_curve.png.
 
 Run: python examples/mlp_loss_curve.py [--quick] [--outdir DIR]
 """
-import argparse
 import time
-from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure
 
-from tinygrad_nn.data import load_mnist, split
 from tinygrad_nn.models import MLPClassifier
+from _common import cli, mnist_split
 
 
 def main(quick=False, outdir="outputs"):
-    out = Path(outdir)
-    out.mkdir(parents=True, exist_ok=True)
-    X, y = load_mnist()
-    (X_train, y_train), (X_test, y_test) = split(X, y, test_size=1000, random_state=0)
-    n_train, max_iter = (500, 3) if quick else (len(X_train), 500)
-    X_train, y_train = X_train[:n_train], y_train[:n_train]
+    n_train, max_iter = (500, 3) if quick else (None, 500)
+    out, (X_train, y_train), (X_test, y_test) = mnist_split(outdir, n_train)
 
     t0 = time.perf_counter()
     clf = MLPClassifier(hidden_layer_sizes=(100, 100), max_iter=max_iter, random_state=0)
@@ -49,7 +43,7 @@ def main(quick=False, outdir="outputs"):
                    label=f"last improvement by more than tol={clf.tol:g} (epoch {last})")
         ax.axvline(clf.n_iter_, color="C3", ls="--", label=f"stop (epoch {clf.n_iter_})")
     ax.set(xlabel="epoch", ylabel="mean log loss", yscale="log",
-           title=f"MLPClassifier (100, 100) on {n_train} MNIST images: "
+           title=f"MLPClassifier (100, 100) on {len(X_train)} MNIST images: "
                  f"test accuracy {results['test_accuracy']:.1%}")
     ax.legend(loc="upper right")
     ax.grid(alpha=0.3)
@@ -59,8 +53,4 @@ def main(quick=False, outdir="outputs"):
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="tiny run, seconds")
-    parser.add_argument("--outdir", default="outputs", help="folder for the PNGs")
-    args = parser.parse_args()
-    main(quick=args.quick, outdir=args.outdir)
+    cli(__doc__, main)

@@ -19,7 +19,6 @@ held-out quarter of each problem and draws predicted against true values
 
 Run: python examples/mlp_regression.py [--quick] [--outdir DIR]
 """
-import argparse
 import time
 from pathlib import Path
 
@@ -35,6 +34,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from tinygrad_nn.models import MLPRegressor
+from _common import cli
 
 
 def bmi_people(n=1000, seed=0):
@@ -128,8 +128,4 @@ def plot_predictions(predictions, rows, path):
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="few iterations, seconds")
-    parser.add_argument("--outdir", default="outputs", help="folder for the PNG")
-    args = parser.parse_args()
-    main(quick=args.quick, outdir=args.outdir)
+    cli(__doc__, main)

@@ -11,7 +11,6 @@ Writes outputs/mlp_regularisation.png.
 
 Run: python examples/mlp_regularisation.py [--quick] [--outdir DIR]
 """
-import argparse
 import time
 import warnings
 from pathlib import Path
@@ -23,6 +22,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 
 from tinygrad_nn.models import MLPClassifier
+from _common import cli
 
 ALPHAS = (1e-5, 1e-3, 1e-1, 1.0, 3.0, 10.0)
 
@@ -80,8 +80,4 @@ def main(quick=False, outdir="outputs"):
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="few iterations, coarse grid")
-    parser.add_argument("--outdir", default="outputs", help="folder for the PNG")
-    args = parser.parse_args()
-    main(quick=args.quick, outdir=args.outdir)
+    cli(__doc__, main)

@@ -9,7 +9,6 @@ costs or gains). Writes outputs/mlp_weights_images.png.
 
 Run: python examples/mlp_weights_images.py [--quick] [--outdir DIR]
 """
-import argparse
 import time
 import warnings
 from pathlib import Path
@@ -19,6 +18,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 from tinygrad_nn.data import load_mnist, split
 from tinygrad_nn.models import MLPClassifier
+from _common import cli
 
 ALPHAS = [1e-4, 1.0, 10.0]
 
@@ -56,8 +56,4 @@ def main(quick=False, outdir="outputs"):
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="tiny run, seconds")
-    parser.add_argument("--outdir", default="outputs", help="folder for the PNGs")
-    args = parser.parse_args()
-    main(quick=args.quick, outdir=args.outdir)
+    cli(__doc__, main)

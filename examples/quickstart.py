@@ -3,7 +3,6 @@
 Weights are plain Tensors, the loss is built from Tensor ops, and the SGD step is three lines.
 Run: python examples/quickstart.py [--quick] [--outdir outputs]
 """
-import argparse
 import os
 import time
 
@@ -17,6 +16,7 @@ from tqdm import tqdm  # noqa: E402
 
 from tinygrad_nn import Tensor, no_grad  # noqa: E402
 from tinygrad_nn.data import batches, load_digits  # noqa: E402
+from _common import cli
 
 
 def forward(X, params):
@@ -78,8 +78,4 @@ def main(quick=False, outdir="outputs", seed=0):
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="a few epochs only (smoke test)")
-    parser.add_argument("--outdir", default="outputs")
-    args = parser.parse_args()
-    main(quick=args.quick, outdir=args.outdir)
+    cli(__doc__, main)

@@ -10,7 +10,6 @@ Writes outputs/stacked_random_features.png (layer 3's confusion matrix).
 Run: python examples/stacked_random_features.py [--quick] [--outdir DIR]
 (--quick is accepted for the examples test; the experiment takes well under a second anyway.)
 """
-import argparse
 import time
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from sklearn.metrics import ConfusionMatrixDisplay, confusion_matrix
 from sklearn.model_selection import train_test_split
 
 from tinygrad_nn.models import CustomClassifier
+from _common import cli
 
 SEED_ACCURACIES = (0.9388, 0.9305, 0.9417)  # the seed's published layer 1, 2, 3 accuracies
 
@@ -62,8 +62,4 @@ def main(quick=False, outdir="outputs"):
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="same run (it is already fast)")
-    parser.add_argument("--outdir", default="outputs")
-    args = parser.parse_args()
-    main(quick=args.quick, outdir=args.outdir)
+    cli(__doc__, main)

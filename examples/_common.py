@@ -1,5 +1,5 @@
-"""Shared by the hyperparameter studies: train one MLPClassifier per value of one parameter and
-plot validation accuracy per epoch, one panel per value (not an example itself)."""
+"""Shared by the example scripts (not an example itself): the command line, the MNIST-5k split,
+and the one-parameter sweep of the hyperparameter studies."""
 import argparse
 import time
 import warnings
@@ -12,16 +12,21 @@ from tinygrad_nn.data import load_mnist, split
 from tinygrad_nn.models import MLPClassifier
 
 
-def sweep(param, values, n_train, max_iter, hidden, outdir, filename):
-    """Fit on ``n_train`` MNIST-5k images for every value of ``param``; ``early_stopping=True``
-    holds out 10% and records ``validation_scores_`` each epoch, while ``n_iter_no_change=
-    max_iter`` keeps every run going for its whole budget. Returns per-value figures."""
+def mnist_split(outdir, n_train=None):
+    """The output folder (created), and MNIST-5k as (X, y) train and test pairs: 1,000 test
+    images, stratified and seeded; the first ``n_train`` training images (all when None)."""
     out = Path(outdir)
     out.mkdir(parents=True, exist_ok=True)
     X, y = load_mnist()
     (X_train, y_train), (X_test, y_test) = split(X, y, test_size=1000, random_state=0)
-    X_train, y_train = X_train[:n_train], y_train[:n_train]
+    return out, (X_train[:n_train], y_train[:n_train]), (X_test, y_test)
 
+
+def sweep(param, values, n_train, max_iter, hidden, outdir, filename):
+    """Fit on ``n_train`` MNIST-5k images for every value of ``param``; ``early_stopping=True``
+    holds out 10% and records ``validation_scores_`` each epoch, while ``n_iter_no_change=
+    max_iter`` keeps every run going for its whole budget. Returns per-value figures."""
+    out, (X_train, y_train), (X_test, y_test) = mnist_split(outdir, n_train)
     fig = Figure(figsize=(15, 4))
     axes = fig.subplots(1, len(values), sharex=True, sharey=True)
     results = {}
