@@ -1,0 +1,119 @@
+"""The one home of argument checks: every layer, op, optimizer and model validates through here.
+
+Each check returns the normalised value (a Python int/float/tuple) or raises with one message
+shape: ``"<owner>: <name> must be <rule>, got <value!r>"`` (``owner`` is the op, layer or
+estimator; omitted when empty). ValueError for a bad value, TypeError for a wrong kind.
+"""
+from __future__ import annotations
+
+import math
+import numbers
+
+import numpy as np
+
+__all__ = ["check_int", "check_real", "check_choice", "check_bool", "check_pair",
+           "check_tensors", "check_same_shape", "as_generator", "as_random_state"]
+
+
+def _fail(owner, name, rule, value, error=ValueError):
+    prefix = f"{owner}: " if owner else ""
+    raise error(f"{prefix}{name} must be {rule}, got {value!r}")
+
+
+def _is_int(value):
+    return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
+
+
+def check_int(name, value, low=None, high=None, owner=""):
+    """An integer in [low, high] (either bound may be None)."""
+    if not _is_int(value) or (low is not None and value < low) or (high is not None and value > high):
+        if low is not None and high is not None:
+            rule = f"an integer in [{low}, {high}]"
+        elif low is not None:
+            rule = f"an integer >= {low}"
+        elif high is not None:
+            rule = f"an integer <= {high}"
+        else:
+            rule = "an integer"
+        _fail(owner, name, rule, value)
+    return int(value)
+
+
+def check_real(name, value, low=-math.inf, high=math.inf, closed="both", owner=""):
+    """A finite real number inside the interval; ``closed`` is "both", "left", "right" or "neither".
+
+    Returns a Python float, which numpy treats as a weak scalar (float32 arrays stay float32).
+    """
+    if not isinstance(value, numbers.Real) or isinstance(value, (bool, np.bool_)):
+        _fail(owner, name, "a real number", value)
+    v = float(value)
+    left_ok = v >= low if closed in ("both", "left") else v > low
+    right_ok = v <= high if closed in ("both", "right") else v < high
+    if not (math.isfinite(v) and left_ok and right_ok):
+        lb = "[" if closed in ("both", "left") else "("
+        rb = "]" if closed in ("both", "right") else ")"
+        if high == math.inf:
+            rule = f"a finite number {'>=' if lb == '[' else '>'} {low:g}"
+        elif low == -math.inf:
+            rule = f"a finite number {'<=' if rb == ']' else '<'} {high:g}"
+        else:
+            rule = f"in {lb}{low:g}, {high:g}{rb}"
+        _fail(owner, name, rule, value)
+    return v
+
+
+def check_choice(name, value, choices, owner=""):
+    """One of ``choices`` (compared with ==, so strings and None both work)."""
+    if not any(value is c or (isinstance(value, type(c)) and value == c) for c in choices):
+        _fail(owner, name, "one of " + ", ".join(repr(c) for c in choices), value)
+    return value
+
+
+def check_bool(name, value, owner=""):
+    """A bool (Python or numpy)."""
+    if not isinstance(value, (bool, np.bool_)):
+        _fail(owner, name, "a bool", value, TypeError)
+    return bool(value)
+
+
+def check_pair(name, value, minimum=1, owner=""):
+    """An int >= minimum or an (h, w) pair of them, as a tuple of two ints."""
+    items = tuple(value) if isinstance(value, (tuple, list)) else (value, value)
+    if len(items) != 2 or not all(_is_int(v) and v >= minimum for v in items):
+        _fail(owner, name, f"an int >= {minimum} or a pair of them", value)
+    return int(items[0]), int(items[1])
+
+
+def check_tensors(owner, **args):
+    """TypeError unless each argument is a Tensor (``backward`` pairs gradients with them)."""
+    for name, value in args.items():
+        if not hasattr(value, "requires_grad"):
+            raise TypeError(f"{owner}: {name} must be a Tensor, got {type(value).__name__} "
+                            "(wrap arrays with tinygrad_nn.Tensor)")
+
+
+def check_same_shape(owner, name, got, expected):
+    """ValueError naming both shapes unless ``got == expected``."""
+    if tuple(got) != tuple(expected):
+        raise ValueError(f"{owner}: {name} has shape {tuple(got)}, expected {tuple(expected)}")
+
+
+def as_generator(seed, name="rng", owner=""):
+    """The one seed-to-Generator rule: None, an int seed, a SeedSequence or a Generator."""
+    if isinstance(seed, np.random.Generator):
+        return seed
+    if seed is None or _is_int(seed) or isinstance(seed, np.random.SeedSequence):
+        if _is_int(seed) and seed < 0:
+            _fail(owner, name, "None, a non-negative int seed or a numpy Generator", seed)
+        return np.random.default_rng(seed)
+    _fail(owner, name, "None, a non-negative int seed or a numpy Generator", seed)
+
+
+def as_random_state(seed, name="random_state", owner=""):
+    """scikit-learn's rule for ``random_state``: None, an int or a RandomState."""
+    from sklearn.utils import check_random_state
+
+    try:
+        return check_random_state(seed)
+    except ValueError:
+        _fail(owner, name, "None, an int or a numpy RandomState", seed)
