@@ -2,7 +2,8 @@
 
     from tinygrad_nn.models import MLPClassifier, CNNClassifier, CustomClassifier
 """
-from .conv_features import CNNClassifier, ConvolutionTransformer, make_convolution_union
+from .cnn import CNNClassifier
+from .conv_features import ConvolutionTransformer, make_convolution_union
 from .mlp import MLPClassifier, MLPRegressor
 from .random_features import CustomClassifier, CustomRegressor, DeepClassifier, DeepRegressor
 from .scratch import NeuralNetMLP, NeuralNetwork

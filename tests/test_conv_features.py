@@ -15,8 +15,9 @@ from sklearn.preprocessing import MinMaxScaler
 from sklearn.utils.estimator_checks import check_estimator
 
 from tinygrad_nn.data import load_digits, load_mnist
-from tinygrad_nn.models.conv_features import (KERNELS, CNNClassifier, ConvolutionTransformer,
-                                              get_kernel, make_convolution_union)
+from tinygrad_nn.models import CNNClassifier
+from tinygrad_nn.models.conv_features import (KERNELS, ConvolutionTransformer, get_kernel,
+                                              make_convolution_union)
 
 CHAPTER_KERNELS = [
     ("Sharpen", [[0, -1, 0], [-1, 5, -1], [0, -1, 0]]),
@@ -305,6 +306,23 @@ def test_cnn_pickle_round_trip_and_continue(digits):
     copy.partial_fit(X, y)
     clf.partial_fit(X, y)
     np.testing.assert_array_equal(copy.predict_proba(X), clf.predict_proba(X))
+
+
+def test_cnn_lives_in_cnn_module_and_old_pickles_load(digits):
+    import tinygrad_nn.models.cnn as cnn_module
+    import tinygrad_nn.models.conv_features as conv_module
+
+    assert CNNClassifier is cnn_module.CNNClassifier is conv_module.CNNClassifier
+    assert CNNClassifier.__module__ == "tinygrad_nn.models.cnn"
+    X, y = digits
+    clf = tiny_cnn(max_iter=1).fit(X, y)
+    # a pickle written before the move names the old module (protocol 2 spells names as text)
+    old = pickle.dumps(clf, protocol=2).replace(b"tinygrad_nn.models.cnn\n",
+                                                b"tinygrad_nn.models.conv_features\n")
+    assert b"tinygrad_nn.models.conv_features\nCNNClassifier" in old
+    np.testing.assert_array_equal(pickle.loads(old).predict_proba(X), clf.predict_proba(X))
+    with pytest.raises(AttributeError, match="no attribute 'Nope'"):
+        conv_module.Nope
 
 
 def test_cnn_early_stopping_and_verbose(digits, capsys):

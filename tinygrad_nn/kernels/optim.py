@@ -1,8 +1,9 @@
 """Fused optimizer updates: one pass over a parameter instead of a dozen numpy passes.
 
-Arithmetic follows ``optim.Adam``'s numpy reference operation for operation, with every scalar
-already cast to the parameter's dtype (as numpy does with Python floats), so results are
-bit-identical to the numpy path.
+``adam_step`` is the whole of ``optim.Adam``'s update (there is no separate numpy path). It
+follows PyTorch's operation order (``m = lerp(m, g, 1 - b1)``; ``v = b2 v + ((1 - b2) g) g``;
+``p -= step_size m / (sqrt(v) / bias2_sqrt + eps)``), and the caller casts every scalar to the
+parameter's dtype first, so float32 parameters are updated in float32 arithmetic.
 """
 import numpy as np
 from numba import njit
