@@ -3,7 +3,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench clean
+.PHONY: demo test test-deep bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -14,9 +14,15 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(PY) examples/reproduce_seeds.py
 
+# make test: derandomized hypothesis ("ci" profile), the same examples on every run.
 test: $(STAMP)
-	NUMBA_DISABLE_JIT=1 $(PY) -m pytest -q -p no:cacheprovider tests/test_kernels.py
-	$(PY) -m pytest -q -p no:cacheprovider
+	HYPOTHESIS_PROFILE=ci NUMBA_DISABLE_JIT=1 $(PY) -m pytest -q -p no:cacheprovider tests/test_kernels.py
+	HYPOTHESIS_PROFILE=ci $(PY) -m pytest -q -p no:cacheprovider
+
+# make test-deep: every property test (hypothesis's "hypothesis" marker) with ten times the
+# examples, randomised: a larger search than CI's, with new inputs on each run. Long; not CI.
+test-deep: $(STAMP)
+	HYPOTHESIS_PROFILE=deep $(PY) -m pytest -q -p no:cacheprovider -m hypothesis
 
 bench: $(STAMP)
 	for b in benchmarks/bench_*.py; do $(PY) $$b || exit 1; done

@@ -21,9 +21,41 @@ class GradcheckError(AssertionError):
     """Analytic and numerical gradients disagree; the message names the input and element."""
 
 
+_MAX_SPAN = 1 << 20  # elements a layout-keeping copy may span before falling back to compact
+
+
+def same_layout_copy(data, dtype=np.float64):
+    """A writable copy of ``data`` in ``dtype`` whose strides follow ``data``'s.
+
+    Transposed, strided (``x[::2]``) and reversed (``x[::-1]``) views stay so, as far as the
+    element sizes allow, so an op under test sees the caller's layout in ``forward`` and
+    ``backward``. Broadcast (stride-0) or self-overlapping views, and views spread over more
+    than a million elements, come back as compact copies in the same axis order.
+    """
+    data = np.asarray(data)
+    itemsize = data.itemsize
+    out_item = np.dtype(dtype).itemsize
+    if data.ndim == 0 or data.size == 0 or any(s % itemsize for s in data.strides):
+        return np.array(data, dtype=dtype, order="K")
+    steps = [s // itemsize for s in data.strides]
+    lo = sum((n - 1) * st for n, st in zip(data.shape, steps) if st < 0)
+    hi = sum((n - 1) * st for n, st in zip(data.shape, steps) if st > 0)
+    span = hi - lo + 1
+    if span > max(_MAX_SPAN, data.size) or any(st == 0 and n > 1 for n, st in zip(data.shape, steps)):
+        return np.array(data, dtype=dtype, order="K")
+    offsets = np.lib.stride_tricks.as_strided(np.arange(lo, hi + 1)[-lo:], data.shape,
+                                              [st * 8 for st in steps])
+    if np.unique(offsets).size != data.size:  # overlapping view: writes would alias
+        return np.array(data, dtype=dtype, order="K")
+    buffer = np.zeros(span, dtype=dtype)
+    out = np.lib.stride_tricks.as_strided(buffer[-lo:], data.shape, [st * out_item for st in steps])
+    out[...] = data
+    return out
+
+
 def _as_float64_leaf(x):
     data = x.data if isinstance(x, Tensor) else np.asarray(x)
-    return Tensor(np.array(data, dtype=np.float64, order="K"), requires_grad=True)  # keeps transposed layouts
+    return Tensor(same_layout_copy(data), requires_grad=True)
 
 
 def _outputs(fn, inputs):
@@ -81,7 +113,9 @@ def _analytic_jacobian(fn, inputs):
 def gradcheck(fn, *inputs, eps=1e-6, atol=1e-5, rtol=1e-3):
     """Compare ``fn``'s backward pass with float64 central differences over the full Jacobian.
 
-    ``inputs`` are Tensors or arrays; they are copied to float64 leaves. Returns True, or raises
+    ``inputs`` are Tensors or arrays; they are copied to float64 leaves that keep each input's
+    memory layout (a transposed or strided view reaches ``fn``, and so the op's ``forward`` and
+    ``backward``, as such); the caller's tensors are never modified. Returns True, or raises
     ``GradcheckError`` naming the input and the worst element.
     """
     leaves = [_as_float64_leaf(x) for x in inputs]
@@ -106,16 +140,20 @@ def gradcheck(fn, *inputs, eps=1e-6, atol=1e-5, rtol=1e-3):
 
 
 # ---------------------------------------------------------------- hypothesis strategies
-def shapes(min_dims=0, max_dims=3, min_side=1, max_side=4):
-    """Array shapes, including 0-d and size-1 axes."""
+def shapes(min_dims=0, max_dims=3, min_side=0, max_side=4):
+    """Array shapes, including 0-d, size-1 and (with the default ``min_side=0``) empty axes.
+
+    Pass ``min_side=1`` for ops that reject empty input, such as ``max``.
+    """
     from hypothesis.extra import numpy as hnp
 
     return hnp.array_shapes(min_dims=min_dims, max_dims=max_dims, min_side=min_side,
                             max_side=max_side)
 
 
-def broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=3, min_side=1, max_side=4):
-    """Tuples of ``num_shapes`` shapes that broadcast together under numpy rules."""
+def broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=3, min_side=0, max_side=4):
+    """Tuples of ``num_shapes`` shapes that broadcast together under numpy rules, including
+    0-d, size-1 and (unless ``min_side=1``) empty axes."""
     from hypothesis.extra import numpy as hnp
 
     return hnp.mutually_broadcastable_shapes(

@@ -1,0 +1,108 @@
+"""tinygrad_nn.testing itself: gradcheck keeps layouts, strategies draw what they promise."""
+import numpy as np
+import pytest
+from hypothesis import find, given
+from hypothesis import strategies as st
+from hypothesis.errors import NoSuchExample
+
+from tinygrad_nn import Tensor
+from tinygrad_nn.autograd import Function
+from tinygrad_nn.testing import (GradcheckError, broadcastable_shapes, gradcheck,
+                                 same_layout_copy, shapes, tensors)
+
+
+def _element_strides(a):
+    return tuple(s // a.itemsize for s in a.strides)
+
+
+VIEWS = {
+    "transposed": lambda a: a.T,
+    "strided": lambda a: a[::2],
+    "reversed": lambda a: a[::-1, ::2],
+    "column": lambda a: a[:, 1:3],
+}
+
+
+class RecordLayout(Function):
+    """x * x that records the element strides its forward and backward see."""
+
+    seen = []
+
+    def forward(self, a):
+        self.a = a
+        RecordLayout.seen.append(("forward", _element_strides(a)))
+        return a * a
+
+    def backward(self, grad):
+        RecordLayout.seen.append(("backward", _element_strides(self.a)))
+        return 2 * self.a * grad
+
+
+@pytest.mark.parametrize("view", sorted(VIEWS))
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_gradcheck_hands_the_callers_layout_to_forward_and_backward(view, dtype):
+    base = np.arange(1.0, 25.0, dtype=dtype).reshape(4, 6)
+    arr = VIEWS[view](base)
+    x = Tensor(arr, requires_grad=True)
+    before = arr.copy()
+    RecordLayout.seen = []
+    assert gradcheck(lambda t: RecordLayout.apply(t), x)
+    want = _element_strides(arr)
+    assert {kind for kind, _ in RecordLayout.seen} == {"forward", "backward"}
+    assert all(strides == want for _, strides in RecordLayout.seen), RecordLayout.seen
+    np.testing.assert_array_equal(arr, before)  # the caller's data is untouched
+    assert x.grad is None and x.data is arr
+
+
+class MemoryOrderSquare(Function):
+    """Planted bug: backward reads its saved input in memory order, right only for C layout."""
+
+    def forward(self, a):
+        self.a = a
+        return a * a
+
+    def backward(self, grad):
+        flat = np.ravel(self.a, order="K").reshape(self.a.shape)
+        return 2 * flat * grad
+
+
+def test_gradcheck_catches_a_backward_that_assumes_c_layout():
+    base = np.arange(1.0, 13.0).reshape(3, 4)
+    assert gradcheck(lambda t: MemoryOrderSquare.apply(t), base)  # C order hides the bug
+    with pytest.raises(GradcheckError, match=r"gradcheck failed for input 0 \(shape \(4, 3\)\)"):
+        gradcheck(lambda t: MemoryOrderSquare.apply(t), base.T)
+
+
+@given(data=st.data())
+def test_same_layout_copy_keeps_values_and_strides_in_new_memory(data):
+    shape = data.draw(shapes(min_dims=1, max_dims=3, max_side=4))
+    dtype = data.draw(st.sampled_from([np.float32, np.float64]))
+    arr = data.draw(tensors(shape=shape, dtype=dtype)).data
+    step = data.draw(st.sampled_from([1, -1, 2]))
+    view = arr[::step]
+    copy = same_layout_copy(view)
+    assert copy.dtype == np.float64 and copy.flags.writeable
+    np.testing.assert_array_equal(copy, view)
+    if view.size > 1:
+        assert not np.shares_memory(copy, view)
+        sized = [s for s, n in zip(_element_strides(view), view.shape) if n > 1]
+        assert [s for s, n in zip(_element_strides(copy), copy.shape) if n > 1] == sized
+
+
+def test_same_layout_copy_makes_broadcast_views_compact():
+    view = np.broadcast_to(np.arange(3.0), (4, 3))
+    copy = same_layout_copy(view)
+    copy[0, 0] = 7.0  # one element, not a whole column
+    assert copy[1, 0] == 0.0 and copy.flags.writeable
+
+
+def test_shapes_draw_empty_axes_unless_min_side_is_one():
+    assert 0 in find(shapes(min_dims=1), lambda s: 0 in s)
+    assert any(0 in s for s in find(broadcastable_shapes(), lambda p: any(0 in s for s in p)))
+    with pytest.raises(NoSuchExample):
+        find(shapes(min_side=1), lambda s: 0 in s)
+
+
+@given(x=tensors(shape=shapes(min_dims=1)))
+def test_gradcheck_accepts_empty_and_strided_tensors(x):
+    assert gradcheck(lambda t: (t * t).sum(axis=0), x)
