@@ -226,6 +226,26 @@ def test_dense_forward_is_x_at_w_plus_b(dtype):
     assert layer(batched).shape == (2, 4, 3)
 
 
+@pytest.mark.parametrize("make", [lambda **kw: nn.Dense(3, 2, **kw),
+                                  lambda **kw: nn.Conv2D(1, 2, 3, **kw)], ids=["Dense", "Conv2D"])
+@pytest.mark.parametrize("dtype", [np.int32, np.int64, bool, np.float16, np.complex64, "text"])
+def test_layers_refuse_non_float32_64_dtypes(make, dtype):
+    """Integer dtypes used to give all-zero weights, float16 silently float32."""
+    with pytest.raises(TypeError, match="dtype must be float32 or float64, got"):
+        make(dtype=dtype)
+
+
+@pytest.mark.parametrize("make", [lambda **kw: nn.Dense(3, 2, **kw),
+                                  lambda **kw: nn.Conv2D(1, 2, 3, **kw),
+                                  lambda **kw: nn.Dense(3, 2, init="he_normal", **kw),
+                                  lambda **kw: init.glorot_uniform(3, 2, **kw),
+                                  lambda **kw: init.he_normal(3, 2, **kw)])
+@pytest.mark.parametrize("gain", [math.nan, math.inf, "1"])
+def test_bad_gain_is_refused_by_name(make, gain):
+    with pytest.raises(ValueError, match=r"gain must be a (finite|real) number, got"):
+        make(gain=gain)
+
+
 @pytest.mark.parametrize("fan_in, fan_out, gain, factor", [
     (4, 5, 1.0, 6.0), (7, 3, math.sqrt(1 / 3), 2.0), (7, 3, 1 / math.sqrt(3), 2.0),
 ])

@@ -1,5 +1,6 @@
 """tn.save / tn.load: exact .npz round trips of modules and dicts of arrays."""
 import pathlib
+import re
 
 import numpy as np
 import pytest
@@ -87,12 +88,64 @@ def test_bad_input_errors(tmp_path):
     with pytest.raises(FileNotFoundError, match="no such file"):
         tn.load(tmp_path / "missing")
     np.save(tmp_path / "single.npy", np.ones(2))
-    with pytest.raises(ValueError, match="holds a single array, not an .npz archive"):
+    with pytest.raises(ValueError, match=r"single.npy' is not a model file: it holds a single "
+                                         r"array \(.npy\), not an .npz archive"):
         tn.load(tmp_path / "single.npy")
 
 
+def _pickle_file(path):
+    import pickle
+    path.write_bytes(pickle.dumps({"weight": np.ones(2)}))
+
+
+def _text_file(path):
+    path.write_text("weight = [1, 2]\n")
+
+
+def _zip_of_text(path):
+    import zipfile
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("weight.txt", "1 2")
+
+
+def _npz_of_objects(path):
+    np.savez(path, weight=np.array([{}, None], dtype=object))
+
+
+def _truncated(path):
+    tn.save({"weight": np.ones(1000)}, path)
+    path.write_bytes(path.read_bytes()[:3000])
+
+
+@pytest.mark.parametrize("write, match", [
+    (_pickle_file, "is not a model file: it is not an .npz archive"),
+    (_text_file, "is not a model file: it is not an .npz archive"),
+    (_zip_of_text, "is not a model file saved by tinygrad_nn.save: its member 'weight.txt' is "
+                   "not an .npy array"),
+    (_npz_of_objects, "is not a model file saved by tinygrad_nn.save: its member 'weight.npy' "
+                      "is not a numeric .npy array"),
+    (_truncated, "is not a model file"),
+])
+def test_load_of_a_file_that_is_not_a_model_says_so_naming_it(tmp_path, write, match):
+    """Not numpy's advice to unpickle: a ValueError naming the path, and nothing unpickled."""
+    path = tmp_path / "not_a_model.npz"
+    write(path)
+    with pytest.raises(ValueError, match=f"load: '{re.escape(str(path))}' {match}"):
+        tn.load(path)
+
+
+def test_keys_ending_in_npy_round_trip(tmp_path):
+    """np.load strips one ".npy" from member names, so "w.npy" and "w" used to collide."""
+    arrays = {"w.npy": np.ones(2), "w": np.zeros(3), "b.npy.npy": np.arange(4), ".npy": np.eye(2)}
+    loaded = tn.load(tn.save(arrays, tmp_path / "k.npz"))
+    assert list(loaded) == list(arrays)
+    for key, value in arrays.items():
+        np.testing.assert_array_equal(loaded[key], value, err_msg=key)
+
+
 _dtypes = st.sampled_from([np.float32, np.float64, np.int32, np.int64, np.bool_, np.uint8])
-_entries = st.tuples(st.text("abc.xyz_", min_size=1, max_size=6),
+_entries = st.tuples(st.text("abc.xyz_", min_size=1, max_size=6)
+                     | st.text("ab.", max_size=3).map(lambda k: k + ".npy"),
                      _dtypes.flatmap(lambda dt: hnp.arrays(dt, hnp.array_shapes(min_dims=0, max_dims=3,
                                                                                 min_side=0, max_side=3))))
 

@@ -12,7 +12,8 @@ import numbers
 import numpy as np
 
 __all__ = ["check_int", "check_real", "check_choice", "check_bool", "check_pair",
-           "check_tensors", "check_same_shape", "as_generator", "as_random_state"]
+           "check_float_dtype", "check_tensors", "check_same_shape", "as_generator",
+           "as_random_state"]
 
 
 def _fail(owner, name, rule, value, error=ValueError):
@@ -52,7 +53,9 @@ def check_real(name, value, low=-math.inf, high=math.inf, closed="both", owner="
     if not (math.isfinite(v) and left_ok and right_ok):
         lb = "[" if closed in ("both", "left") else "("
         rb = "]" if closed in ("both", "right") else ")"
-        if high == math.inf:
+        if high == math.inf and low == -math.inf:
+            rule = "a finite number"
+        elif high == math.inf:
             rule = f"a finite number {'>=' if lb == '[' else '>'} {low:g}"
         elif low == -math.inf:
             rule = f"a finite number {'<=' if rb == ']' else '<'} {high:g}"
@@ -82,6 +85,18 @@ def check_pair(name, value, minimum=1, owner=""):
     if len(items) != 2 or not all(_is_int(v) and v >= minimum for v in items):
         _fail(owner, name, f"an int >= {minimum} or a pair of them", value)
     return int(items[0]), int(items[1])
+
+
+def check_float_dtype(name, value, owner=""):
+    """float32 or float64 (anything ``np.dtype`` accepts), as an ``np.dtype``; TypeError for any
+    other dtype, float16 included (the kernels compute in float32 and float64 only)."""
+    try:
+        dtype = np.dtype(value)
+    except TypeError:
+        dtype = None
+    if dtype not in (np.float32, np.float64):
+        _fail(owner, name, "float32 or float64", value if dtype is None else dtype, TypeError)
+    return dtype
 
 
 def check_tensors(owner, **args):

@@ -13,6 +13,8 @@ import numpy as np
 
 __all__ = ["save", "load"]
 
+_NPY_MAGIC = b"\x93NUMPY"
+
 
 def _arrays(obj):
     from .nn.module import Module  # late: ``import tinygrad_nn`` must not load nn
@@ -63,17 +65,40 @@ def save(obj, path):
 
 
 def load(path):
-    """Read an ``.npz`` file into {name: ndarray}, in the saved order with dtypes kept.
+    """Read a file written by `save` into {name: ndarray}, in the saved order with dtypes kept.
 
-    A path saved without the ``.npz`` suffix is found with it appended.
+    A path saved without the ``.npz`` suffix is found with it appended. Every key comes back as
+    it was saved, including keys that themselves end in ``.npy``. A file that is not such an
+    archive (not a zip of ``.npy`` arrays, a single ``.npy``, or pickled objects) raises a
+    ValueError naming the path; nothing in it is ever unpickled.
     """
     path = os.fspath(path)
     if not os.path.exists(path) and os.path.exists(path + ".npz"):
         path += ".npz"
     if not os.path.exists(path):
         raise FileNotFoundError(f"load: no such file {path!r}")
-    data = np.load(path, allow_pickle=False)
-    if not isinstance(data, np.lib.npyio.NpzFile):
-        raise ValueError(f"load: {path!r} holds a single array, not an .npz archive")
-    with data:
-        return {name: data[name] for name in data.files}
+    if not zipfile.is_zipfile(path):
+        with open(path, "rb") as f:
+            single = f.read(len(_NPY_MAGIC)) == _NPY_MAGIC
+        raise ValueError(f"load: {path!r} is not a model file: "
+                         + ("it holds a single array (.npy), not an .npz archive"
+                            if single else "it is not an .npz archive")
+                         + " as tinygrad_nn.save writes")
+    arrays = {}
+    try:
+        with zipfile.ZipFile(path) as zf:
+            for info in zf.infolist():
+                name = info.filename
+                if not name.endswith(".npy"):
+                    raise ValueError(f"its member {name!r} is not an .npy array")
+                with zf.open(info) as member:
+                    try:
+                        arrays[name[:-len(".npy")]] = np.lib.format.read_array(
+                            member, allow_pickle=False)
+                    except ValueError as exc:
+                        raise ValueError(f"its member {name!r} is not a numeric .npy array "
+                                         f"({exc})") from exc
+    except (ValueError, zipfile.BadZipFile, EOFError) as exc:
+        raise ValueError(f"load: {path!r} is not a model file saved by tinygrad_nn.save: "
+                         f"{exc}") from exc
+    return arrays

@@ -10,6 +10,8 @@ import math
 
 import numpy as np
 
+from .._validation import check_real
+
 __all__ = ["as_rng", "as_generator", "glorot_bound", "glorot_uniform", "he_normal", "uniform",
            "normal"]
 
@@ -45,6 +47,7 @@ def glorot_bound(fan_in, fan_out, gain=1.0):
     """
     if fan_in + fan_out <= 0:
         raise ValueError(f"glorot_bound: fan_in + fan_out must be positive, got {fan_in} + {fan_out}")
+    gain = check_real("gain", gain, owner="glorot_bound")
     factor = 6.0 * gain * gain
     if abs(factor - round(factor)) <= 1e-12 * factor:
         factor = float(round(factor))
@@ -71,4 +74,5 @@ def he_normal(fan_in, fan_out, rng=None, gain=1.0, dtype=np.float32, shape=None)
     """N(0, (gain * sqrt(2 / fan_in))**2), He et al.'s init for ReLU layers."""
     if fan_in <= 0:
         raise ValueError(f"he_normal: fan_in must be positive, got {fan_in}")
+    gain = check_real("gain", gain, owner="he_normal")
     return normal(_shape(shape, fan_in, fan_out), 0.0, gain * math.sqrt(2.0 / fan_in), rng, dtype)

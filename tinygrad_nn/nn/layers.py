@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import functional as F
+from .._validation import check_float_dtype, check_real
 from ..tensor import Tensor
 from . import init as I
 from .module import Module
@@ -79,6 +80,8 @@ class Dense(Module):
                  init="glorot_uniform", gain=1.0):
         self.in_features = _positive(in_features, "in_features", "Dense")
         self.out_features = _positive(out_features, "out_features", "Dense")
+        dtype = check_float_dtype("dtype", dtype, owner="Dense")
+        gain = check_real("gain", gain, owner="Dense")
         self.weight, self.bias = _init_params(init, (self.in_features, self.out_features),
                                               self.in_features, self.out_features, rng, gain,
                                               dtype, bias)
@@ -106,6 +109,8 @@ class Conv2D(Module):
                  rng=None, dtype=np.float32, init="glorot_uniform", gain=1.0):
         self.in_channels = _positive(in_channels, "in_channels", "Conv2D")
         self.out_channels = _positive(out_channels, "out_channels", "Conv2D")
+        dtype = check_float_dtype("dtype", dtype, owner="Conv2D")
+        gain = check_real("gain", gain, owner="Conv2D")
         self.kernel_size = _pair(kernel_size, "kernel_size", "Conv2D")
         self.stride = _pair(stride, "stride", "Conv2D")
         self.padding = _pair(padding, "padding", "Conv2D", minimum=0)
