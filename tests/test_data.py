@@ -218,6 +218,52 @@ def test_offline_error_names_default_cache_folder(offline, tmp_path):
         D.load_mnist("full")
 
 
+@pytest.mark.parametrize("loader, data_id", OPENML_LOADERS)
+@pytest.mark.parametrize("X_raw, y_raw, match", [
+    (np.ones((5, 64), dtype=int), np.arange(5), r"expected \(n, 784\) pixels and n labels, got "
+                                                 r"X of shape \(5, 64\)"),
+    (np.full((5, 784), 1000), np.arange(5), r"expected pixel values in \[0, 255\], got "
+                                             r"\[1000, 1000\]"),
+    (-np.ones((5, 784), dtype=int), np.arange(5), r"pixel values in \[0, 255\], got \[-1, -1\]"),
+])
+def test_cached_file_with_wrong_data_names_the_cache(offline, tmp_path, loader, data_id, X_raw,
+                                                     y_raw, match):
+    """A cache holding another dataset (or damaged values) is an error naming where it is."""
+    cache = tmp_path / "cache"
+    write_fake_openml(cache, data_id, X_raw, y_raw)
+    with pytest.raises(ValueError, match=match) as info:
+        loader(data_home=cache)
+    assert f"under {cache / 'openml'} holds the wrong data" in str(info.value)
+    assert "Delete that folder" in str(info.value) and offline == []
+
+
+def test_cached_labels_outside_the_ten_classes_name_the_cache(monkeypatch, tmp_path):
+    def fetch(**kwargs):
+        return np.zeros((3, 784)), np.array(["cat", "dog", "cat"], dtype=object)
+
+    monkeypatch.setattr(sklearn.datasets, "fetch_openml", fetch)
+    with pytest.raises(ValueError, match=f"under {tmp_path / 'openml'} holds the wrong data: "
+                                         "expected class labels 0..9"):
+        D.load_fashion_mnist(data_home=tmp_path)
+    monkeypatch.setattr(sklearn.datasets, "fetch_openml",
+                        lambda **kw: (np.zeros((3, 784)), np.array([0, 10, 3])))
+    with pytest.raises(ValueError, match="expected class labels 0..9, got values"):
+        D.load_mnist("full", data_home=tmp_path)
+
+
+@pytest.mark.filterwarnings("ignore:A network error occurred", "ignore:Invalid cache")
+def test_damaged_cache_file_offline_says_it_could_not_be_read(offline, tmp_path):
+    cache = tmp_path / "cache"
+    X_raw, y_raw = fake_images(4, seed=1)
+    write_fake_openml(cache, FASHION_ID, X_raw, y_raw)
+    (arff,) = cache.rglob("fake.arff.gz")
+    with gzip.open(arff, "wt") as f:
+        f.write("@RELATION damaged\n@DATA\n1,2,3\n")
+    with pytest.raises(D.DatasetUnavailableError,
+                       match=f"its cached copy in the cache folder {cache} could not be read"):
+        D.load_fashion_mnist(data_home=cache)
+
+
 # ---------------------------------------------------------------- batches
 
 

@@ -118,6 +118,8 @@ def _fetch_openml(name, data_home):
 
     cache = get_data_home(data_home)
     data_id = _OPENML_IDS[name]
+    cached = Path(cache, "openml", "openml.org", "api", "v1", "json", "data", f"{data_id}.gz")
+    was_cached = cached.exists()
     # liac-arff, not "auto" (= pandas): with pandas >= 3.1, the pandas parser of scikit-learn
     # 1.9.1 fails on these integer class labels, then deletes the cached file as "invalid cache"
     # (scikit-learn issue #34892). liac-arff is slower but needs no pandas and keeps the cache.
@@ -125,15 +127,45 @@ def _fetch_openml(name, data_home):
         X, y = fetch_openml(data_id=data_id, data_home=str(cache), as_frame=False,
                             parser="liac-arff", return_X_y=True)
     except _NETWORK_ERRORS as exc:
+        where = (f"its cached copy in the cache folder {cache} could not be read (scikit-learn "
+                 "discarded it as invalid)" if was_cached else
+                 f"it is not in the cache folder {cache}")
         raise DatasetUnavailableError(
-            f"Cannot load OpenML dataset {name!r} (id {data_id}): it is not in the cache folder "
-            f"{cache} and this machine cannot reach OpenML (https://www.openml.org) to download "
+            f"Cannot load OpenML dataset {name!r} (id {data_id}): {where} "
+            f"and this machine cannot reach OpenML (https://www.openml.org) to download "
             f"it ({exc}). Fetch it once on a machine with internet access and copy the folder "
             f"over (pass data_home=... or set {DATA_ENV_VAR}), or use the data embedded in the "
             "package instead: tinygrad_nn.data.load_mnist() (5,000 MNIST digits) or "
             "tinygrad_nn.data.load_digits() (1,797 8x8 digits)."
         ) from exc
-    return X, y
+    return _check_images(name, data_id, X, y, cache)
+
+
+def _check_images(name, data_id, X, y, cache):
+    """(X, y) if they look like 28x28 greyscale images in 10 classes, else a ValueError naming
+    the cache folder the data came from (a wrong or damaged file there, not a bug of the caller)."""
+    def wrong(what):
+        return ValueError(
+            f"The cached copy of OpenML dataset {name!r} (id {data_id}) under "
+            f"{Path(cache, 'openml')} holds the wrong data: {what}. Delete that folder (or pass "
+            f"another data_home / {DATA_ENV_VAR}) to download it again.")
+
+    X = np.asarray(X)
+    if X.ndim != 2 or X.shape[1] != 784 or len(X) != len(y) or len(X) == 0:
+        raise wrong(f"expected (n, 784) pixels and n labels, got X of shape {X.shape} and "
+                    f"{len(y)} labels")
+    if not np.issubdtype(X.dtype, np.number):
+        raise wrong(f"expected numeric pixels, got dtype {X.dtype}")
+    lo, hi = float(np.min(X)), float(np.max(X))
+    if not (0 <= lo and hi <= 255):  # also catches NaN
+        raise wrong(f"expected pixel values in [0, 255], got [{lo:g}, {hi:g}]")
+    try:
+        labels = np.asarray(y).astype(np.float64)
+    except (TypeError, ValueError):
+        raise wrong(f"expected class labels 0..9, got {np.unique(np.asarray(y))[:10]!r}") from None
+    if not np.all(np.isin(labels, np.arange(10))):
+        raise wrong(f"expected class labels 0..9, got values {np.unique(labels)[:10]!r}")
+    return X, labels.astype(np.int64)
 
 
 def _finish(X, y, scale, side, as_images):
