@@ -1,9 +1,9 @@
 """tinygrad_nn: a small reverse-mode autodiff framework with Numba kernels."""
 from .autograd import enable_grad, is_grad_enabled, no_grad
-from .tensor import Tensor
+from .tensor import Tensor, where
 
 __version__ = "0.1.0"
-__all__ = ["Tensor", "no_grad", "enable_grad", "is_grad_enabled", "save", "load"]
+__all__ = ["Tensor", "where", "no_grad", "enable_grad", "is_grad_enabled", "save", "load"]
 
 _LAZY = {"functional", "nn", "optim", "training", "data", "testing", "models", "serialization"}
 

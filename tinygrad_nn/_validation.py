@@ -6,6 +6,7 @@ estimator; omitted when empty). ValueError for a bad value, TypeError for a wron
 """
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 
@@ -13,7 +14,7 @@ import numpy as np
 
 __all__ = ["check_int", "check_real", "check_choice", "check_bool", "check_pair",
            "check_float_dtype", "check_tensors", "check_same_shape", "as_generator",
-           "as_random_state"]
+           "as_random_state", "accept_torch_names", "TORCH_KEYWORDS"]
 
 
 def _fail(owner, name, rule, value, error=ValueError):
@@ -132,3 +133,25 @@ def as_random_state(seed, name="random_state", owner=""):
         return check_random_state(seed)
     except ValueError:
         _fail(owner, name, "None, an int or a numpy RandomState", seed)
+
+
+# PyTorch's keyword spellings and ours: one table, applied by ``accept_torch_names``.
+TORCH_KEYWORDS = {"dim": "axis", "keepdim": "keepdims", "start_dim": "start_axis"}
+
+
+def accept_torch_names(fn):
+    """Decorate ``fn`` so it also takes PyTorch's keywords (``dim=``, ``keepdim=``,
+    ``start_dim=``) for its ``axis=``, ``keepdims=``, ``start_axis=``; giving both spellings of
+    one argument is a TypeError."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        if kwargs:
+            for theirs, ours in TORCH_KEYWORDS.items():
+                if theirs in kwargs:
+                    if ours in kwargs:
+                        raise TypeError(f"{fn.__qualname__}() got both {ours}= and {theirs}= "
+                                        "(the same argument in two spellings)")
+                    kwargs[ours] = kwargs.pop(theirs)
+        return fn(*args, **kwargs)
+
+    return wrapper

@@ -1,7 +1,7 @@
-"""Shape ops: reshape, transpose, indexing, concatenate, stack, pad."""
+"""Shape ops: reshape, transpose, indexing, concatenate, stack, pad, expand, clone."""
 import numpy as np
 
-from ..autograd import Function
+from ..autograd import Function, unbroadcast
 
 
 class Reshape(Function):
@@ -94,3 +94,28 @@ class Pad(Function):
 
     def backward(self, grad):
         return grad[self.slices]
+
+
+class Expand(Function):
+    """Broadcast to a larger ``shape`` (a read-only view); the gradient sums back over the copies."""
+
+    def forward(self, a, shape):
+        self.shape = a.shape
+        try:
+            return np.broadcast_to(a, shape)
+        except ValueError:
+            raise ValueError(f"expand: a tensor of shape {a.shape} cannot be expanded to {shape} "
+                             "(only size-1 axes grow; new axes go in front)") from None
+
+    def backward(self, grad):
+        return unbroadcast(grad, self.shape)
+
+
+class Clone(Function):
+    """A copy of the data that stays in the graph (the gradient passes through unchanged)."""
+
+    def forward(self, a):
+        return a.copy()
+
+    def backward(self, grad):
+        return grad
