@@ -205,6 +205,95 @@ def test_activation_kernels_load_from_cache_in_a_fresh_process(tmp_path):
     assert len(list(tmp_path.rglob("activations*.nbc"))) == 1  # no new entry per process
 
 
+CACHE_PROBE = """
+import json, warnings
+import numpy as np
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    import tinygrad_nn
+    from tinygrad_nn.kernels.activations import ACTIVATIONS
+    f = ACTIVATIONS["softplus"][0]
+    y = f(np.array([0.0, 1.0]), 0.0)
+s = f.kernel.stats
+print(json.dumps(dict(file=tinygrad_nn.__file__, y=y.tolist(), hits=sum(s.cache_hits.values()),
+                      misses=sum(s.cache_misses.values()),
+                      warnings=[str(w.message) for w in caught
+                                if w.category.__name__ == "KernelCacheWarning"])))
+"""
+
+
+def probe_kernel_cache(cwd, **env):
+    """Import tinygrad_nn and run one kernel in a fresh process: what it reports as JSON."""
+    import json
+
+    done = subprocess.run([sys.executable, "-c", CACHE_PROBE], env=dict(os.environ, **env),
+                          capture_output=True, text=True, cwd=cwd)
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = json.loads(done.stdout)
+    np.testing.assert_allclose(out["y"], np.logaddexp(0, [0.0, 1.0]), rtol=1e-12)
+    return out
+
+
+@jit_only
+def test_import_and_kernels_work_with_nowhere_to_cache(tmp_path):
+    """A read-only install and a read-only home: kernels compile in memory, one warning.
+
+    Every folder Numba may cache in (the package's __pycache__, NUMBA_CACHE_DIR, ~/.cache) is
+    made a plain file, so creating or writing it fails with an OSError as in a read-only
+    location; permission bits alone would not stop a test that runs as root."""
+    import shutil
+    from pathlib import Path
+
+    import tinygrad_nn
+
+    site = tmp_path / "site"
+    shutil.copytree(Path(tinygrad_nn.__file__).parent, site / "tinygrad_nn",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    for folder in [site / "tinygrad_nn", *(site / "tinygrad_nn").rglob("*")]:
+        if folder.is_dir():
+            (folder / "__pycache__").write_text("not a folder")
+    blocked = tmp_path / "blocked"
+    blocked.write_text("not a folder")
+    (tmp_path / "home").mkdir()
+    (tmp_path / "home" / ".cache").write_text("not a folder")
+    out = probe_kernel_cache(tmp_path, PYTHONPATH=str(site), PYTHONDONTWRITEBYTECODE="1",
+                             HOME=str(tmp_path / "home"), XDG_CACHE_HOME=str(blocked / "xdg"),
+                             NUMBA_CACHE_DIR=str(blocked / "numba"))
+    assert out["file"] == str(site / "tinygrad_nn" / "__init__.py")
+    assert len(out["warnings"]) == 1, out["warnings"]
+    assert "nowhere writable to cache" in out["warnings"][0]
+    assert "NUMBA_CACHE_DIR" in out["warnings"][0]
+    assert out["hits"] == 0 and out["misses"] == 1
+
+
+def _garbage_index(path):
+    import pickle
+
+    import numba
+    path.write_bytes(pickle.dumps(numba.__version__) + b"not a pickle")
+
+
+@jit_only
+@pytest.mark.parametrize("pattern, damage", [
+    ("*.nbi", _garbage_index),                           # UnpicklingError from the index
+    ("*.nbi", lambda path: path.write_bytes(b"")),       # EOFError: an empty index
+    ("*.nbc", lambda path: path.write_bytes(b"\x80\x04junk")),  # a damaged data file
+], ids=["index-garbage", "index-empty", "data-garbage"])
+def test_damaged_cache_files_are_recompiled_with_a_warning(tmp_path, pattern, damage):
+    cache = tmp_path / "cache"
+    first = probe_kernel_cache(tmp_path, NUMBA_CACHE_DIR=str(cache))
+    assert first["misses"] == 1 and first["warnings"] == []
+    files = [p for p in cache.rglob(pattern) if p.name.startswith("activations")]
+    assert files
+    for path in files:
+        damage(path)
+    second = probe_kernel_cache(tmp_path, NUMBA_CACHE_DIR=str(cache))
+    assert second["misses"] == 1 and len(second["warnings"]) == 1, second
+    assert "is damaged" in second["warnings"][0] and "recompiling" in second["warnings"][0]
+    third = probe_kernel_cache(tmp_path, NUMBA_CACHE_DIR=str(cache))  # the recompiled kernel was saved
+    assert third["hits"] == 1 and third["warnings"] == [], third
+
+
 # ---------------------------------------------------------------- softmax family
 
 

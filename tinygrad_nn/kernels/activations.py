@@ -16,7 +16,7 @@ a dispatcher pickles differently in every process, so closures over dispatchers 
 cache (each run recompiled and added files). Module functions pickle by name, so they do.
 """
 import numpy as np
-from numba import njit
+from . import njit  # numba.njit with a cache that degrades safely
 from numba.extending import register_jitable
 
 from .vecmath import exp, expm1, log1p_unit, tanh

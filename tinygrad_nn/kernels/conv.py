@@ -25,7 +25,7 @@ Copies are explicit loops: Numba's slice assignment measured 6x slower than a pl
 Big outputs are allocated by numpy, which asks for transparent huge pages (fewer page faults).
 """
 import numpy as np
-from numba import njit
+from . import njit  # numba.njit with a cache that degrades safely
 
 _JIT = dict(cache=True, error_model="numpy", fastmath={"contract"})
 _controller = None

@@ -6,7 +6,7 @@ follows PyTorch's operation order (``m = lerp(m, g, 1 - b1)``; ``v = b2 v + ((1 
 parameter's dtype first, so float32 parameters are updated in float32 arithmetic.
 """
 import numpy as np
-from numba import njit
+from . import njit  # numba.njit with a cache that degrades safely
 
 
 @njit(cache=True, error_model="numpy")  # numpy semantics: no zero-division checks blocking SIMD

@@ -7,7 +7,7 @@ share a winner add up). Ties go to the first maximum in row-major order, as in P
 NaN in a window wins (it propagates).
 """
 import numpy as np
-from numba import njit
+from . import njit  # numba.njit with a cache that degrades safely
 
 _JIT = dict(cache=True, error_model="numpy")
 
