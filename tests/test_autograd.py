@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 
 from tinygrad_nn import Tensor, no_grad
-from tinygrad_nn.autograd import unbroadcast
+from tinygrad_nn.autograd import FREED, unbroadcast
 from tinygrad_nn.testing import GradcheckError, broadcastable_shapes, gradcheck, tensors
 
 
@@ -42,7 +42,7 @@ def test_graph_is_freed_after_backward():
     y = (x * 2).exp()
     assert y._ctx is not None
     y.sum().backward()
-    assert y._ctx is None
+    assert y._ctx is FREED  # the Function and everything it saved are dropped
 
 
 def test_deep_chain_has_no_recursion_limit():
@@ -191,3 +191,319 @@ def test_leaf_grads_are_writable_and_independent_of_user_arrays():
     (z + 0).backward(seed)
     z.grad *= 5
     np.testing.assert_array_equal(seed, np.ones(3))
+
+
+# ---------------------------------------------------------------- freed graphs, retain_graph
+def test_second_backward_through_a_freed_graph_raises():
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    y = (x * x).sum()
+    y.backward()
+    with pytest.raises(RuntimeError, match=r"graph was already freed.*retain_graph=True"):
+        y.backward()
+    np.testing.assert_array_equal(x.grad, [2.0, 4.0])  # nothing added by the failed call
+
+
+def test_second_loss_sharing_a_freed_intermediate_raises_before_any_gradient():
+    x = Tensor([0.5, -1.0], requires_grad=True)
+    w = Tensor([2.0, 3.0], requires_grad=True)
+    h = (x * w).tanh()
+    first, second = h.sum(), (h * w).sum()
+    first.backward()
+    grads = x.grad.copy(), w.grad.copy()
+    with pytest.raises(RuntimeError, match=r"freed.*retain_graph=True"):
+        second.backward()
+    np.testing.assert_array_equal(x.grad, grads[0])  # w gets nothing either: checked up front
+    np.testing.assert_array_equal(w.grad, grads[1])
+
+
+@given(x=tensors(shape=(2, 3)), w=tensors(shape=(3,)))
+def test_retain_graph_sums_the_gradients_of_two_losses(x, w):
+    def losses(x, w):
+        h = (x * w).tanh()
+        return h.sum(), (h * h * w).mean()
+
+    x1, w1 = (Tensor(t.data.copy(), requires_grad=True) for t in (x, w))
+    a, b = losses(x1, w1)
+    a.backward(retain_graph=True)
+    b.backward()
+    gradcheck(lambda x, w: sum(losses(x, w)), x, w)  # the summed loss is differentiated right
+    x2, w2 = (Tensor(t.data.copy(), requires_grad=True) for t in (x, w))
+    total = losses(x2, w2)
+    (total[0] + total[1]).backward()
+    np.testing.assert_allclose(x1.grad, x2.grad, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(w1.grad, w2.grad, rtol=1e-12, atol=1e-15)
+
+
+def test_retain_graph_twice_on_one_loss_doubles_the_gradient():
+    x = Tensor([1.0, 3.0], requires_grad=True)
+    y = (x * x).exp().sum()
+    y.backward(retain_graph=True)
+    y.backward()
+    np.testing.assert_allclose(x.grad, 2 * 2 * x.data * np.exp(x.data ** 2), rtol=1e-6)
+
+
+# ---------------------------------------------------------------- mutation between forward and backward
+def test_data_assignment_after_forward_raises_naming_op_and_input():
+    x = Tensor([1.0, 2.0, 3.0], requires_grad=True)
+    w = Tensor([0.5, 0.5, 0.5], requires_grad=True)
+    y = (x * w).sum()
+    w.data -= 1.0  # an assignment to .data: counted
+    with pytest.raises(RuntimeError, match=r"input 1 \(shape \(3,\)\) of Mul was modified"):
+        y.backward()
+    assert x.grad is None and w.grad is None
+
+
+def test_replacing_data_after_forward_raises():
+    x = Tensor(np.array([[1.0, 2.0]]), requires_grad=True)
+    w = Tensor(np.ones((2, 2)), requires_grad=True)
+    y = (x @ w).sum()
+    x.data = np.zeros((1, 2))
+    with pytest.raises(RuntimeError, match=r"input 0 \(shape \(1, 2\)\) of MatMul was modified"):
+        y.backward()
+
+
+def test_mutating_a_saved_output_raises():
+    x = Tensor([0.1, 0.2], requires_grad=True)
+    y = x.exp()  # Exp's backward reuses its output
+    loss = y.sum()
+    y.data *= 2.0
+    with pytest.raises(RuntimeError, match=r"output \(shape \(2,\)\) of Exp was modified"):
+        loss.backward()
+
+
+def test_mutating_what_no_function_saved_is_allowed():
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    w = Tensor([3.0, 4.0], requires_grad=True)
+    y = (x + w).sum()  # Add keeps no input values
+    w.data -= 1.0
+    y.backward()
+    np.testing.assert_array_equal(x.grad, [1.0, 1.0])
+
+
+@pytest.mark.parametrize("make", [
+    lambda ps: __import__("tinygrad_nn").optim.SGD(ps, lr=0.1),
+    lambda ps: __import__("tinygrad_nn").optim.SGD(ps, lr=0.1, momentum=0.9),
+    lambda ps: __import__("tinygrad_nn").optim.Adam(ps, lr=0.1),
+])
+def test_optimizer_step_between_forward_and_backward_raises(make):
+    x = Tensor(np.ones((4, 3), np.float32))
+    w = Tensor(np.full((3, 2), 0.5, np.float32), requires_grad=True)
+    loss = (x @ w).tanh().sum()
+    loss.backward(retain_graph=True)
+    make([w]).step()
+    with pytest.raises(RuntimeError, match=r"input 1 \(shape \(3, 2\)\) of MatMul was modified"):
+        loss.backward()
+
+
+def test_load_state_dict_between_forward_and_backward_raises():
+    from tinygrad_nn import nn
+
+    layer = nn.Dense(3, 2, rng=0)
+    loss = layer(Tensor(np.ones((1, 3), np.float32))).sum()
+    layer.load_state_dict({k: v.data * 2 for k, v in layer.named_parameters()})
+    with pytest.raises(RuntimeError, match=r"input 1 \(shape \(3, 2\)\) of Linear was modified"):
+        loss.backward()
+
+
+# ---------------------------------------------------------------- Functions returning wrong gradients
+def test_backward_returning_too_many_gradients_raises():
+    from tinygrad_nn.autograd import Function
+
+    class TwoGrads(Function):
+        def forward(self, a):
+            return a * 2
+
+        def backward(self, grad):
+            return grad * 2, grad
+
+    x = Tensor(np.ones(3), requires_grad=True)
+    with pytest.raises(RuntimeError, match=r"TwoGrads.backward returned 2 gradient\(s\) for 1 input"):
+        TwoGrads.apply(x).sum().backward()
+    assert x.grad is None
+
+
+def test_backward_returning_too_few_gradients_raises():
+    from tinygrad_nn.autograd import Function
+
+    class OneGrad(Function):
+        def forward(self, a, b):
+            return a * b
+
+        def backward(self, grad):
+            return grad
+
+    a, b = Tensor(np.ones(2), requires_grad=True), Tensor(np.ones(2), requires_grad=True)
+    with pytest.raises(RuntimeError, match=r"OneGrad.backward returned 1 gradient\(s\) for 2 input"):
+        OneGrad.apply(a, b).sum().backward()
+
+
+def test_backward_returning_a_wrong_shape_raises_naming_input_and_shapes():
+    from tinygrad_nn.autograd import Function
+
+    class BadShape(Function):
+        def forward(self, a, b):
+            return a + b
+
+        def backward(self, grad):
+            return grad, grad  # b was broadcast: its gradient should be summed to (1,)
+
+    a, b = Tensor(np.ones(2), requires_grad=True), Tensor(np.ones(1), requires_grad=True)
+    with pytest.raises(RuntimeError, match=r"BadShape.backward returned a gradient of shape "
+                                           r"\(2,\) for input 1, whose shape is \(1,\)"):
+        BadShape.apply(a, b).sum().backward()
+
+
+# ---------------------------------------------------------------- tn.grad
+@given(x=tensors(shape=(3, 2)), w=tensors(shape=(2,)))
+def test_grad_matches_backward_without_touching_dot_grad(x, w):
+    import tinygrad_nn as tn
+
+    def f(x, w):
+        return ((x * w).tanh() * x).sum()
+
+    gx, gw = tn.grad(f(x, w), [x, w])
+    assert x.grad is None and w.grad is None
+    f(x, w).backward()
+    np.testing.assert_array_equal(gx, x.grad)
+    np.testing.assert_array_equal(gw, w.grad)
+    assert gx.dtype == x.dtype and gx.flags.writeable
+
+
+def test_grad_of_an_intermediate_with_grad_outputs():
+    import tinygrad_nn as tn
+
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    h = x * 3
+    y = h * h
+    (gh,) = tn.grad(y, h, grad_outputs=np.array([1.0, 10.0]))
+    np.testing.assert_allclose(gh, 2 * h.data * [1.0, 10.0])
+    assert x.grad is None and h.grad is None
+
+
+def test_grad_of_two_outputs_and_retain_graph():
+    import tinygrad_nn as tn
+
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    h = x.exp()
+    a, b = h.sum(), (h * 2).sum()
+    (g,) = tn.grad([a, b], [x], retain_graph=True)
+    np.testing.assert_allclose(g, 3 * np.exp(x.data))
+    (g2,) = tn.grad(a, x)
+    np.testing.assert_allclose(g2, np.exp(x.data))
+    with pytest.raises(RuntimeError, match="freed"):
+        tn.grad(b, x)
+
+
+def test_grad_errors():
+    import tinygrad_nn as tn
+
+    x, z = Tensor([1.0], requires_grad=True), Tensor([2.0], requires_grad=True)
+    with pytest.raises(RuntimeError, match=r"do not depend on inputs\[1\].*allow_unused=True"):
+        tn.grad((x * 2).sum(), [x, z])
+    gx, gz = tn.grad((x * 2).sum(), [x, z], allow_unused=True)
+    assert gz is None and gx[0] == 2.0
+    with pytest.raises(RuntimeError, match=r"inputs\[0\] does not require grad"):
+        tn.grad((x * 2).sum(), [Tensor([1.0])])
+    with pytest.raises(TypeError, match=r"inputs\[0\] must be a Tensor"):
+        tn.grad((x * 2).sum(), [np.ones(1)])
+    with pytest.raises(ValueError, match="2 grad_outputs for 1 outputs"):
+        tn.grad(x * 2, [x], grad_outputs=[np.ones(1), np.ones(1)])
+    with pytest.raises(RuntimeError, match="scalar output"):
+        tn.grad(Tensor([1.0, 2.0], requires_grad=True) * 2, [x])
+
+
+# ---------------------------------------------------------------- grad mode
+def test_set_grad_enabled_is_a_setter_and_a_context_manager():
+    import tinygrad_nn as tn
+
+    x = Tensor([1.0], requires_grad=True)
+    try:
+        tn.set_grad_enabled(False)
+        assert not tn.is_grad_enabled() and (x * 2)._ctx is None
+        with tn.set_grad_enabled(True):
+            assert (x * 2).requires_grad
+        assert not tn.is_grad_enabled()
+    finally:
+        tn.set_grad_enabled(True)
+    with tn.set_grad_enabled(False):
+        assert not (x * 2).requires_grad
+    assert tn.is_grad_enabled()
+    with pytest.raises(TypeError, match="set_grad_enabled: mode must be a bool"):
+        tn.set_grad_enabled("no")
+
+
+def test_enable_grad_inside_no_grad_and_as_decorators():
+    import tinygrad_nn as tn
+
+    x = Tensor([1.0], requires_grad=True)
+    with tn.no_grad():
+        with tn.enable_grad():
+            assert (x * 2).requires_grad
+        assert not (x * 2).requires_grad
+    assert tn.is_grad_enabled()
+
+    @tn.no_grad()
+    def infer(t):
+        return t * 2
+
+    @tn.set_grad_enabled(False)
+    def infer2(t):
+        return t * 2
+
+    assert tn.is_grad_enabled()  # decorating does not switch the mode
+    assert not infer(x).requires_grad and not infer2(x).requires_grad
+    assert (x * 2).requires_grad
+
+
+# ---------------------------------------------------------------- manual_seed
+def test_manual_seed_repeats_every_unseeded_draw():
+    import tinygrad_nn as tn
+    import tinygrad_nn.functional as F
+    from tinygrad_nn import nn
+
+    def draws():
+        layer, drop = nn.Dense(3, 4), nn.Dropout(0.5)
+        x = Tensor.randn(2, 3)
+        u = Tensor.uniform(5)
+        return [layer.weight.data, layer.bias.data, x.data, u.data,
+                drop(Tensor(np.ones((4, 4)))).data, F.dropout(Tensor(np.ones(8)), 0.5).data]
+
+    tn.manual_seed(123)
+    first = draws()
+    tn.manual_seed(123)
+    second = draws()
+    for a, b in zip(first, second):
+        np.testing.assert_array_equal(a, b)
+    tn.manual_seed(124)
+    assert not np.array_equal(draws()[2], first[2])
+    with pytest.raises(ValueError, match="manual_seed: seed must be an integer >= 0"):
+        tn.manual_seed(-1)
+
+
+def test_manual_seed_reaches_a_dropout_layer_built_before_it():
+    import tinygrad_nn as tn
+    from tinygrad_nn import nn
+
+    drop = nn.Dropout(0.5)
+    tn.manual_seed(7)
+    a = drop(Tensor(np.ones(16))).data
+    tn.manual_seed(7)
+    np.testing.assert_array_equal(drop(Tensor(np.ones(16))).data, a)
+
+
+def test_an_explicit_rng_is_used_bit_for_bit_and_leaves_the_default_alone():
+    import tinygrad_nn as tn
+    from tinygrad_nn import nn
+
+    tn.manual_seed(0)
+    t = Tensor.randn(3, 2, rng=5)
+    np.testing.assert_array_equal(t.data, np.random.default_rng(5).standard_normal((3, 2))
+                                  .astype(np.float32))
+    layer = nn.Dense(3, 2, rng=9)
+    rng = np.random.default_rng(9)
+    bound = np.sqrt(6.0 / 5)
+    np.testing.assert_array_equal(layer.weight.data, rng.uniform(-bound, bound, (3, 2))
+                                  .astype(np.float32))
+    after = Tensor.randn(4).data
+    tn.manual_seed(0)
+    np.testing.assert_array_equal(Tensor.randn(4).data, after)  # the default was not advanced

@@ -1,9 +1,11 @@
 """tinygrad_nn: a small reverse-mode autodiff framework with Numba kernels."""
-from .autograd import enable_grad, is_grad_enabled, no_grad
+from .autograd import enable_grad, grad, is_grad_enabled, no_grad, set_grad_enabled
+from .random import manual_seed
 from .tensor import Tensor, where
 
 __version__ = "0.1.0"
-__all__ = ["Tensor", "where", "no_grad", "enable_grad", "is_grad_enabled", "save", "load"]
+__all__ = ["Tensor", "where", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled",
+           "grad", "manual_seed", "save", "load"]
 
 _LAZY = {"functional", "nn", "optim", "training", "data", "testing", "models", "serialization"}
 

@@ -6,6 +6,7 @@ from .ops.conv import conv2d
 from .ops.loss import cross_entropy
 from .ops.matmul import Linear
 from .ops.pool import max_pool2d
+from .random import default_generator
 from .tensor import Tensor, as_array
 
 __all__ = [
@@ -26,7 +27,10 @@ def dropout(x, p=0.5, training=True, rng=None):
         raise ValueError(f"dropout probability must be in [0, 1), got {p}")
     if not training or p == 0.0:
         return x
-    rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+    if rng is None:
+        rng = default_generator()  # seeded by tinygrad_nn.manual_seed
+    elif not isinstance(rng, np.random.Generator):
+        rng = np.random.default_rng(rng)
     keep = rng.random(x.shape) >= p
     return x * (keep * (1.0 / (1.0 - p))).astype(x.dtype)
 

@@ -192,6 +192,7 @@ class SGD(Optimizer):
                     g = buf
             np.multiply(g, lr, out=tmp)
             np.subtract(data, tmp, out=data)
+            p._bump_version()  # graphs that saved the old values must not backpropagate
 
 
 class Adam(Optimizer):
@@ -248,6 +249,7 @@ class Adam(Optimizer):
                       cast(wd), 1.0 - b1 < 0.5)
             if flat is not data:  # a non-contiguous parameter: write the update back
                 data[...] = flat
+            p._bump_version()  # graphs that saved the old values must not backpropagate
 
 
 # ------------------------------------------------------------------------------------ schedules

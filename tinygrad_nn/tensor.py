@@ -12,6 +12,7 @@ from .ops import elementwise as E
 from .ops import matmul as M
 from .ops import movement as V
 from .ops import reduce as R
+from .random import default_generator
 
 _FLOATS = (np.float32, np.float64)
 
@@ -47,6 +48,9 @@ def as_array(data, dtype=None) -> np.ndarray:
 
 
 def _rng(rng):
+    """``rng`` as a Generator: the library default (``manual_seed``) when None."""
+    if rng is None:
+        return default_generator()
     return rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
 
 
@@ -70,21 +74,25 @@ class Tensor:
     Attributes
     ----------
     data : np.ndarray
-        The values.
+        The values. Assigning to it (``t.data = a``, ``t.data -= 1``) counts as a change, as do
+        optimizer steps and ``load_state_dict``: a ``backward()`` through a graph that saved the
+        old values then raises ``RuntimeError`` instead of giving a wrong gradient. Writes into
+        the array itself (``t.data[...] = v``) are not tracked, as with PyTorch's ``.data``.
     grad : np.ndarray or None
         The accumulated gradient (same shape and dtype as ``data``) after ``backward()``.
     requires_grad : bool
         Whether operations on this tensor are recorded for ``backward()``.
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "_ctx", "__weakref__")
+    __slots__ = ("_data", "grad", "requires_grad", "_ctx", "_version", "__weakref__")
     __array_ufunc__ = None  # make ndarray <op> Tensor defer to Tensor's reflected operators
 
     def __init__(self, data, requires_grad=False, dtype=None):
-        self.data = as_array(data, dtype)
+        self._data = as_array(data, dtype)
         self.grad = None
         self.requires_grad = False
         self._ctx = None
+        self._version = 0
         if requires_grad:
             self.requires_grad_(True)
 
@@ -92,11 +100,26 @@ class Tensor:
     def _wrap(cls, data, requires_grad):
         """Build a Tensor around an ndarray produced by an op, skipping validation."""
         t = object.__new__(cls)
-        t.data = data
+        t._data = data
         t.grad = None
         t.requires_grad = requires_grad
         t._ctx = None
+        t._version = 0
         return t
+
+    @property
+    def data(self):
+        """The values as an ndarray; assigning to it counts as a change (see the class doc)."""
+        return self._data
+
+    @data.setter
+    def data(self, value):
+        self._data = value if type(value) is np.ndarray else as_array(value)
+        autograd.bump_version(self)
+
+    def _bump_version(self):
+        """Record an in-place change of ``data`` (optimizers and ``load_state_dict`` call it)."""
+        autograd.bump_version(self)
 
     # ---------------------------------------------------------------- constructors
     @classmethod
@@ -239,56 +262,26 @@ class Tensor:
         return f"Tensor({body}, dtype={self.dtype}{extra})"
 
     # ---------------------------------------------------------------- autodiff
-    def backward(self, grad=None):
-        """Accumulate d(self)/d(leaf) into every leaf's ``.grad``, then free the graph."""
-        if not self.requires_grad:
-            raise RuntimeError(
-                "backward() called on a tensor that does not require grad: no input of the "
-                "computation had requires_grad=True (or it ran under no_grad())"
-            )
-        if grad is None:
-            if self.data.size != 1:
-                raise RuntimeError(
-                    f"backward() without a gradient needs a scalar output, got shape {self.shape}; "
-                    "pass grad= with the output's shape"
-                )
-            grad = np.ones_like(self.data)
-        else:
-            grad = as_array(grad, self.dtype)
-            if grad.shape != self.shape:
-                raise ValueError(
-                    f"backward() grad has shape {grad.shape}, the tensor has shape {self.shape}"
-                )
-        grads = {id(self): grad}
-        owned = {id(grad)}  # arrays someone else holds: a leaf must get its own copy
-        for node in reversed(_toposort(self)):
-            g = grads.pop(id(node), None)
-            ctx = node._ctx
-            if ctx is None:  # a leaf: accumulate, never alias another tensor's array
-                if g is not None:
-                    if g.base is not None or id(g) in owned or g.dtype != node.data.dtype:
-                        g = g.astype(node.data.dtype, copy=True)  # views, shared or cast arrays
-                    owned.add(id(g))
-                    node.grad = g if node.grad is None else node.grad + g
-                continue
-            node._ctx = None  # free the graph as we go
-            if g is None:
-                continue
-            parent_grads = ctx.backward(g)
-            parents = ctx.parents
-            if not isinstance(parent_grads, tuple):
-                parent_grads = (parent_grads,)
-            for parent, pg, needed in zip(parents, parent_grads, ctx.needs_input_grad):
-                if needed and pg is not None:
-                    key = id(parent)
-                    prev = grads.get(key)
-                    grads[key] = pg if prev is None else prev + pg
+    def backward(self, grad=None, retain_graph=False):
+        """Accumulate d(self)/d(leaf) into every leaf's ``.grad``, then free the graph.
+
+        Parameters
+        ----------
+        grad : array, optional
+            The gradient of the final result with respect to this tensor, of its shape;
+            omitted for a one-element tensor (seed 1).
+        retain_graph : bool
+            Keep the graph, to call ``backward()`` through it again (e.g. a second loss
+            sharing intermediates); a freed graph raises ``RuntimeError`` when reached.
+        """
+        seed = autograd.seed_grad(self, grad)
+        autograd.backprop([self], [seed], retain_graph=bool(retain_graph))
 
     # ---------------------------------------------------------------- arithmetic
     def _lift(self, other):
         if isinstance(other, Tensor):
             return other
-        dtype = self.data.dtype
+        dtype = self._data.dtype
         if dtype.kind != "f":  # a mask or index tensor: constants join as float32
             dtype = np.float32
         if isinstance(other, (int, float)):
@@ -460,8 +453,12 @@ class Tensor:
         return V.Reshape.apply(self, shape=tuple(shape[:start_axis]) + (-1,))
 
     def __getitem__(self, index):
+        """numpy indexing. A Tensor index follows numpy on its values: bool values select
+        (a mask), integer values gather, other floats raise ``TypeError``."""
         if isinstance(index, Tensor):
-            index = index.data.astype(np.intp)
+            index = V.tensor_index(index._data)
+        elif type(index) is tuple and any(isinstance(i, Tensor) for i in index):
+            index = tuple(V.tensor_index(i._data) if isinstance(i, Tensor) else i for i in index)
         return V.GetItem.apply(self, index=index)
 
     def pad(self, pad_width):
@@ -668,26 +665,6 @@ class Tensor:
     def silu(self):
         """``x * sigmoid(x)`` (a.k.a. swish)."""
         return self * self.sigmoid()
-
-def _toposort(root):
-    """Nodes reachable from ``root`` that require grad, parents before children (iterative)."""
-    order, seen, stack = [], set(), [(root, False)]
-    while stack:
-        node, done = stack.pop()
-        if done:
-            order.append(node)
-            continue
-        if id(node) in seen:
-            continue
-        seen.add(id(node))
-        stack.append((node, True))
-        ctx = node._ctx
-        if ctx is not None:
-            for parent in ctx.parents:
-                if parent.requires_grad and id(parent) not in seen:
-                    stack.append((parent, False))
-    return order
-
 
 def _axis(axis, ndim, name):
     """One axis as a non-negative int, or a ValueError naming the op."""

@@ -1,7 +1,8 @@
 """Weight initializers. Each takes an explicit ``rng``, so every model is reproducible.
 
 ``rng`` may be a ``np.random.Generator``, a legacy ``np.random.RandomState`` (what scikit-learn
-draws from), an int seed or None (fresh entropy). A RandomState is used as is, so the same
+draws from), an int seed or None (the library's default generator, seeded by
+``tinygrad_nn.manual_seed``). A RandomState is used as is, so the same
 draws as scikit-learn come out of it in the same order.
 """
 from __future__ import annotations
@@ -11,16 +12,19 @@ import math
 import numpy as np
 
 from .._validation import check_real
+from ..random import default_generator
 
 __all__ = ["as_rng", "as_generator", "glorot_bound", "glorot_uniform", "he_normal", "uniform",
            "normal"]
 
 
 def as_rng(rng=None):
-    """A Generator or RandomState to draw from: kept as given, or seeded from an int / None."""
+    """A Generator or RandomState to draw from: kept as given, seeded from an int, or the default."""
     if isinstance(rng, (np.random.Generator, np.random.RandomState)):
         return rng
-    if rng is None or isinstance(rng, (int, np.integer)):
+    if rng is None:
+        return default_generator()
+    if isinstance(rng, (int, np.integer)):
         return np.random.default_rng(rng)
     raise TypeError(f"rng must be None, an int seed, a np.random.Generator or a RandomState, "
                     f"got {type(rng).__name__}")

@@ -124,6 +124,7 @@ class Module:
             raise ValueError(f"load_state_dict into {type(self).__name__}: " + "; ".join(problems))
         for name, p in own.items():
             np.copyto(p.data, given[name], casting="same_kind")
+            p._bump_version()  # graphs that saved the old values must not backpropagate
         return self
 
     # ---------------------------------------------------------------- repr

@@ -45,6 +45,7 @@ class BinaryOp(Function):
 
 class Add(BinaryOp):
     name = "add"
+    saves_inputs = False
     compute = staticmethod(np.add)
 
     def grads(self, g, need_a, need_b):
@@ -53,6 +54,7 @@ class Add(BinaryOp):
 
 class Sub(BinaryOp):
     name = "sub"
+    saves_inputs = False
     compute = staticmethod(np.subtract)
 
     def grads(self, g, need_a, need_b):
@@ -69,6 +71,7 @@ class Mul(BinaryOp):
 
 class Div(BinaryOp):
     name = "div"
+    saves_output = True
     compute = staticmethod(np.divide)
 
     def grads(self, g, need_a, need_b):
@@ -78,6 +81,7 @@ class Div(BinaryOp):
 
 class Pow(BinaryOp):
     name = "pow"
+    saves_output = True
     compute = staticmethod(np.power)
 
     def grads(self, g, need_a, need_b):
@@ -106,6 +110,8 @@ class Maximum(BinaryOp):
 
 
 class Neg(Function):
+    saves_inputs = False
+
     def forward(self, a):
         return -a
 
@@ -114,6 +120,9 @@ class Neg(Function):
 
 
 class Exp(Function):
+    saves_inputs = False
+    saves_output = True
+
     def forward(self, a):
         self.out = np.exp(a)
         return self.out
@@ -132,6 +141,9 @@ class Log(Function):
 
 
 class Sqrt(Function):
+    saves_inputs = False
+    saves_output = True
+
     def forward(self, a):
         self.out = np.sqrt(a)
         return self.out
@@ -151,6 +163,8 @@ class Abs(Function):
 
 class Clip(Function):
     """Clamp to [lo, hi]; the gradient flows where the input lies inside the bounds."""
+
+    saves_inputs = False
 
     def forward(self, a, lo=None, hi=None):
         if lo is None and hi is None:
@@ -173,6 +187,8 @@ def contiguous(a):
 
 class Activation(Function):
     """A fused Numba activation from ``kernels.activations`` (sigmoid, tanh, relu, ...)."""
+
+    saves_output = True
 
     def forward(self, a, name, param=0.0):
         fwd, self.bwd = ACTIVATIONS[name]

@@ -15,6 +15,8 @@ REDUCTIONS = ("mean", "sum", "none")
 class CrossEntropy(Function):
     """logits (n, k) and int64 targets (n,) -> per-row loss reduced by "mean", "sum" or "none"."""
 
+    saves_inputs = False
+
     def forward(self, logits, target, reduction="mean"):
         logits = np.ascontiguousarray(logits)
         loss, self.probs = K.cross_entropy_forward(logits, target)
@@ -31,7 +33,7 @@ class CrossEntropy(Function):
         else:
             scale = grad / n if self.reduction == "mean" else grad
             per_row = np.full(n, scale, dtype=dtype)
-        return K.cross_entropy_backward(self.probs, self.target, per_row)
+        return K.cross_entropy_backward(self.probs, self.target, per_row), None  # no target grad
 
 
 def _class_indices(target, n, k):

@@ -5,6 +5,8 @@ from ..autograd import Function, unbroadcast
 
 
 class Reshape(Function):
+    saves_inputs = False
+
     def forward(self, a, shape):
         self.shape = a.shape
         try:
@@ -17,6 +19,8 @@ class Reshape(Function):
 
 
 class Transpose(Function):
+    saves_inputs = False
+
     def forward(self, a, axes=None):
         if axes is not None and sorted(int(x) % max(a.ndim, 1) for x in axes) != list(range(a.ndim)):
             raise ValueError(f"transpose: axes {axes} are not a permutation of a {a.ndim}-d tensor's axes")
@@ -29,6 +33,22 @@ class Transpose(Function):
         return np.transpose(grad, np.argsort([int(x) % grad.ndim for x in self.axes]))
 
 
+def tensor_index(values):
+    """A Tensor's values as a numpy index: bool selects, integer(-valued) gathers as intp."""
+    kind = values.dtype.kind
+    if kind == "b":
+        return values
+    if kind == "f":
+        whole = np.isfinite(values) & (values == np.trunc(values))
+        if not whole.all():
+            bad = np.unique(values[~whole])[:5].tolist()
+            raise TypeError(f"index: a Tensor used as an index must hold bool or integer values "
+                            f"(a mask or positions), got {values.dtype} values such as {bad}")
+    elif kind not in "iu":
+        raise TypeError(f"index: a Tensor of dtype {values.dtype} cannot be used as an index")
+    return values.astype(np.intp)
+
+
 def _is_advanced(index):
     parts = index if isinstance(index, tuple) else (index,)
     return any(isinstance(p, (list, np.ndarray)) for p in parts)
@@ -36,6 +56,8 @@ def _is_advanced(index):
 
 class GetItem(Function):
     """numpy indexing; repeated integer indices accumulate their gradients."""
+
+    saves_inputs = False
 
     def forward(self, a, index):
         self.shape, self.dtype, self.index = a.shape, a.dtype, index
@@ -51,6 +73,8 @@ class GetItem(Function):
 
 
 class Concatenate(Function):
+    saves_inputs = False
+
     def forward(self, *arrays, axis=0):
         try:
             out = np.concatenate(arrays, axis=axis)
@@ -66,6 +90,8 @@ class Concatenate(Function):
 
 
 class Stack(Function):
+    saves_inputs = False
+
     def forward(self, *arrays, axis=0):
         try:
             out = np.stack(arrays, axis=axis)
@@ -81,6 +107,8 @@ class Stack(Function):
 
 class Pad(Function):
     """Zero padding, ``pad_width`` as in ``np.pad``."""
+
+    saves_inputs = False
 
     def forward(self, a, pad_width):
         try:

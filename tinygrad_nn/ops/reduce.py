@@ -28,6 +28,8 @@ def _expand(grad, shape, axes, keepdims):
 class Sum(Function):
     """Sum (or mean, with ``mean=True``) over ``axis``."""
 
+    saves_inputs = False
+
     def forward(self, a, axis=None, keepdims=False, mean=False):
         self.shape, self.keepdims = a.shape, keepdims
         self.axes = _axes(axis, a.ndim) if a.ndim else ()
@@ -47,6 +49,8 @@ class Sum(Function):
 
 class Max(Function):
     """Maximum over ``axis``; tied maxima share the gradient evenly."""
+
+    saves_inputs = False
 
     def forward(self, a, axis=None, keepdims=False):
         if a.size == 0:
@@ -75,6 +79,9 @@ def _unrows(rows, moved_shape, axis):
 
 class _AlongAxis(Function):
     """Shared plumbing for ops computed row-wise by a softmax-family kernel."""
+
+    saves_inputs = False
+    saves_output = True
 
     forward_kernel = backward_kernel = None
 
