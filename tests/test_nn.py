@@ -48,9 +48,9 @@ def test_registration_nested_and_lists_with_dotted_names():
 def test_registration_order_is_assignment_order_and_reassignment_replaces():
     class M(nn.Module):
         def __init__(self):
-            self.b = Tensor([1.0])
-            self.a = Tensor([2.0])
-            self.b = Tensor([3.0, 4.0])  # replaced in place, keeps its slot
+            self.b = Tensor([1.0], requires_grad=True)
+            self.a = Tensor([2.0], requires_grad=True)
+            self.b = Tensor([3.0, 4.0], requires_grad=True)  # replaced in place, keeps its slot
 
     assert [(n, p.shape) for n, p in M().named_parameters()] == [("b", (2,)), ("a", (1,))]
 

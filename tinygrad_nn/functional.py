@@ -4,13 +4,16 @@ import numpy as np
 from .autograd import Function
 from .ops.conv import conv2d
 from .ops.loss import cross_entropy
+from .ops.embedding import embedding
 from .ops.matmul import Linear
+from .ops.norm import batch_norm, layer_norm
 from .ops.pool import max_pool2d
 from .random import default_generator
-from .tensor import Tensor, as_array
+from .tensor import Tensor, as_array, where
 
 __all__ = [
-    "linear", "conv2d", "max_pool2d", "dropout", "cross_entropy",
+    "linear", "conv2d", "max_pool2d", "dropout", "cross_entropy", "batch_norm", "layer_norm",
+    "embedding", "gelu", "silu", "where",
     "binary_cross_entropy_with_logits", "mse_loss",
     "relu", "sigmoid", "tanh", "leaky_relu", "elu", "softplus", "softmax", "log_softmax",
 ]
@@ -97,3 +100,13 @@ def softmax(x, axis=-1):
 
 def log_softmax(x, axis=-1):
     return x.log_softmax(axis)
+
+
+def gelu(x, approximate="none"):
+    """Gaussian error linear unit (exact with erf, or ``approximate="tanh"``)."""
+    return x.gelu(approximate)
+
+
+def silu(x):
+    """``x * sigmoid(x)``."""
+    return x.silu()

@@ -4,12 +4,15 @@
     model = nn.Sequential(nn.Dense(4, 16, rng=0), nn.ReLU(), nn.Dense(16, 3, rng=1))
 """
 from . import init
-from .activations import (ACTIVATIONS, ELU, Identity, Lambda, LeakyReLU, ReLU, Sigmoid, Softmax,
-                          Tanh, get_activation)
+from .activations import (ACTIVATIONS, ELU, GELU, Identity, Lambda, LeakyReLU, LogSoftmax, ReLU,
+                          Sigmoid, SiLU, Softmax, Softplus, Tanh, get_activation)
 from .containers import Sequential
+from .embedding import Embedding
 from .layers import Conv2D, Dense, Dropout, Flatten, MaxPool2D
 from .module import Module
+from .normalization import BatchNorm1D, BatchNorm2D, LayerNorm
 
 __all__ = ["Module", "Sequential", "Dense", "Conv2D", "MaxPool2D", "Flatten", "Dropout", "ReLU",
-           "Tanh", "Sigmoid", "LeakyReLU", "ELU", "Softmax", "Identity", "Lambda",
-           "get_activation", "ACTIVATIONS", "init"]
+           "Tanh", "Sigmoid", "LeakyReLU", "ELU", "GELU", "SiLU", "Softplus", "Softmax",
+           "LogSoftmax", "Identity", "Lambda", "BatchNorm1D", "BatchNorm2D", "LayerNorm",
+           "Embedding", "get_activation", "ACTIVATIONS", "init"]

@@ -1,31 +1,81 @@
 """Activation layers, ``Lambda`` for any Tensor -> Tensor function, and lookup by name."""
 from __future__ import annotations
 
-from ..tensor import Tensor
+from .._validation import accept_torch_names, check_choice, check_real
+from ..tensor import Tensor, where
 from .module import Module
 
-__all__ = ["ReLU", "Tanh", "Sigmoid", "LeakyReLU", "ELU", "Softmax", "Identity", "Lambda",
-           "get_activation", "ACTIVATIONS"]
+__all__ = ["ReLU", "Tanh", "Sigmoid", "LeakyReLU", "ELU", "GELU", "SiLU", "Softplus", "Softmax",
+           "LogSoftmax", "Identity", "Lambda", "get_activation", "ACTIVATIONS"]
 
 
 class ReLU(Module):
+    """``max(x, 0)``."""
+
     def forward(self, x):
         return x.relu()
 
 
 class Tanh(Module):
+    """Hyperbolic tangent."""
+
     def forward(self, x):
         return x.tanh()
 
 
 class Sigmoid(Module):
+    """Logistic function ``1 / (1 + exp(-x))``."""
+
     def forward(self, x):
         return x.sigmoid()
 
 
 class Identity(Module):
+    """Returns its input; takes (and ignores) any arguments, as PyTorch's."""
+
+    def __init__(self, *args, **kwargs):
+        pass
+
     def forward(self, x):
         return x
+
+
+class GELU(Module):
+    """Gaussian error linear unit ``x * Phi(x)``: exact (erf) by default, or PyTorch's tanh
+    approximation with ``approximate="tanh"``."""
+
+    def __init__(self, approximate="none"):
+        self.approximate = check_choice("approximate", approximate, ("none", "tanh"), owner="GELU")
+
+    def forward(self, x):
+        return x.gelu(self.approximate)
+
+    def extra_repr(self):
+        return "" if self.approximate == "none" else f"approximate={self.approximate!r}"
+
+
+class SiLU(Module):
+    """``x * sigmoid(x)`` (swish)."""
+
+    def forward(self, x):
+        return x.silu()
+
+
+class Softplus(Module):
+    """``log(1 + exp(beta * x)) / beta``, and ``x`` itself where ``beta * x > threshold`` (as
+    PyTorch, which switches to the identity there for stability)."""
+
+    def __init__(self, beta=1.0, threshold=20.0):
+        self.beta = check_real("beta", beta, low=0.0, closed="neither", owner="Softplus")
+        self.threshold = check_real("threshold", threshold, owner="Softplus")
+
+    def forward(self, x):
+        bx = x if self.beta == 1.0 else x * self.beta
+        soft = bx.softplus() if self.beta == 1.0 else bx.softplus() * (1.0 / self.beta)
+        return where(bx.data > self.threshold, x, soft)
+
+    def extra_repr(self):
+        return f"beta={self.beta}, threshold={self.threshold}"
 
 
 class LeakyReLU(Module):
@@ -55,6 +105,9 @@ class ELU(Module):
 
 
 class Softmax(Module):
+    """``exp(x) / sum(exp(x))`` along ``axis`` (``dim=`` too)."""
+
+    @accept_torch_names
     def __init__(self, axis=-1):
         self.axis = int(axis)
 
@@ -63,6 +116,13 @@ class Softmax(Module):
 
     def extra_repr(self):
         return f"axis={self.axis}"
+
+
+class LogSoftmax(Softmax):
+    """``x - logsumexp(x)`` along ``axis`` (``dim=`` too)."""
+
+    def forward(self, x):
+        return x.log_softmax(self.axis)
 
 
 class Lambda(Module):
@@ -87,7 +147,8 @@ class Lambda(Module):
 
 # scikit-learn's names first ("logistic", "identity"), then the framework's own.
 ACTIVATIONS = {"identity": Identity, "logistic": Sigmoid, "tanh": Tanh, "relu": ReLU,
-               "sigmoid": Sigmoid, "leaky_relu": LeakyReLU, "elu": ELU, "softmax": Softmax}
+               "sigmoid": Sigmoid, "leaky_relu": LeakyReLU, "elu": ELU, "softmax": Softmax,
+               "gelu": GELU, "silu": SiLU, "softplus": Softplus}
 
 
 def get_activation(spec):

@@ -1,0 +1,110 @@
+"""Per-channel normalisation of (N, C, L) C-contiguous arrays: batch norm, and layer norm as the
+special case N = 1 with one "channel" per row.
+
+Statistics are accumulated in float64 whatever the input dtype (two passes: mean, then squared
+deviations, so a large mean costs no digits). The output pass is one fused ``x * scale + shift``
+per channel. The backward pass needs two per-channel sums (of g and of g * (x - mean)) and then
+one fused pass for dx; with ``training=False`` the statistics were constants (running
+estimates) and dx is just ``g * scale``. The caller checks shapes and dtypes.
+"""
+import numpy as np
+from numba import njit
+
+_JIT = dict(cache=True, error_model="numpy", fastmath={"contract"})
+_SUM = dict(cache=True, error_model="numpy", fastmath={"contract", "reassoc"})
+
+
+@njit(**_SUM)
+def _channel_sum(x, c):
+    s = 0.0
+    for n in range(x.shape[0]):
+        row = x[n, c]
+        for j in range(row.size):
+            s += row[j]
+    return s
+
+
+@njit(**_SUM)
+def _channel_sq_dev(x, c, m):
+    s = 0.0
+    for n in range(x.shape[0]):
+        row = x[n, c]
+        for j in range(row.size):
+            d = row[j] - m
+            s += d * d
+    return s
+
+
+@njit(**_JIT)
+def channel_stats(x):
+    """Per-channel mean and biased variance (float64) of x (N, C, L) over N and L."""
+    N, C, L = x.shape
+    count = N * L
+    mean = np.empty(C)
+    var = np.empty(C)
+    for c in range(C):
+        m = _channel_sum(x, c) / count
+        mean[c] = m
+        var[c] = _channel_sq_dev(x, c, m) / count
+    return mean, var
+
+
+@njit(**_JIT)
+def channel_affine(x, scale, shift):
+    """out[n, c, :] = x[n, c, :] * scale[c] + shift[c] (scale, shift in x's dtype)."""
+    N, C, L = x.shape
+    out = np.empty_like(x)
+    for n in range(N):
+        for c in range(C):
+            a, b = scale[c], shift[c]
+            src, dst = x[n, c], out[n, c]
+            for j in range(L):
+                dst[j] = src[j] * a + b
+    return out
+
+
+@njit(**_SUM)
+def _grad_sums(x, g, c, m):
+    sg = 0.0
+    sgx = 0.0
+    for n in range(x.shape[0]):
+        xs, gs = x[n, c], g[n, c]
+        for j in range(xs.size):
+            sg += gs[j]
+            sgx += gs[j] * (xs[j] - m)
+    return sg, sgx
+
+
+@njit(**_JIT)
+def batch_norm_backward(x, g, mean, invstd, weight, training):
+    """Gradients of ``(x - mean) * invstd * weight[c] + bias[c]`` per channel.
+
+    Returns dx (x's dtype), dweight and dbias (float64, per channel). With ``training`` the
+    mean and invstd are the batch's own, so dx carries their dependence on x.
+    """
+    N, C, L = x.shape
+    count = N * L
+    dx = np.empty_like(x)
+    dweight = np.empty(C)
+    dbias = np.empty(C)
+    for c in range(C):
+        m, inv = mean[c], invstd[c]
+        sg, sgx = _grad_sums(x, g, c, m)
+        dbias[c] = sg
+        dweight[c] = sgx * inv
+        k = weight[c] * inv
+        if training:
+            a = sg / count
+            b = sgx * inv * inv / count
+        else:
+            a = 0.0
+            b = 0.0
+        kk = x.dtype.type(k)
+        aa = x.dtype.type(a)
+        bb = x.dtype.type(b)
+        mm = x.dtype.type(m)
+        for n in range(N):
+            xs, gs, out = x[n, c], g[n, c], dx[n, c]
+            for j in range(L):
+                out[j] = kk * (gs[j] - aa - (xs[j] - mm) * bb)
+    return dx, dweight, dbias
