@@ -11,12 +11,12 @@ order, so an equal ``random_state`` gives equal initial weights), the objective 
 per-epoch batch order (same draws), the stopping and learning-rate rules, and L-BFGS (same
 objective, same scipy call).
 
-The updates come from `tinygrad_nn.optim`, whose rules are PyTorch's, fed so that they equal
-scikit-learn's: its SGD velocity is PyTorch's momentum buffer times ``-lr``, so the buffer is
-rescaled whenever the rate changes (``invscaling``, ``adaptive``); its Adam adds ``epsilon`` to
-``sqrt(v)`` where PyTorch adds it to ``sqrt(v / (1 - beta_2^t))``, so step t runs with
-``eps = epsilon / sqrt(1 - beta_2^t)``. Hence every solver reproduces scikit-learn's weights,
-``loss_curve_`` and ``n_iter_`` up to float rounding.
+The updates come from `tinygrad_nn.optim` with the options that make them scikit-learn's:
+``SGD(velocity="step")`` keeps learning-rate-scaled steps in the momentum buffer, as
+scikit-learn's velocity does (so ``invscaling`` and ``adaptive`` rate changes act like its own),
+and ``Adam(eps_placement="raw")`` adds ``epsilon`` to ``sqrt(v)`` as scikit-learn does. The
+stopping rule counts epochs with `tinygrad_nn.optim.Plateau`. Hence every solver reproduces
+scikit-learn's weights, ``loss_curve_`` and ``n_iter_`` up to float rounding.
 
 Deliberate differences: early stopping stratifies the validation split for binary *and*
 multiclass targets, as scikit-learn documents (its 1.9 code only stratifies binary ones), and
@@ -28,7 +28,6 @@ Beyond scikit-learn: ``activation`` also takes ``"leaky_relu"``, ``"elu"``, ``"s
 callable Tensor -> Tensor; ``progress=True`` shows a tqdm bar over epochs; ``module_`` is the
 trained network (it maps X to the output layer's pre-activation: logits for classifiers).
 """
-import math
 import warnings
 from itertools import chain
 from numbers import Integral, Real
@@ -124,6 +123,45 @@ def _store_params(estimator, arguments):
     for name, value in arguments.items():
         if name != "self":
             setattr(estimator, name, value)
+
+
+class _Epochs:
+    """One stochastic fit or partial_fit: the epoch's running loss and scikit-learn's
+    end-of-epoch bookkeeping, as `training.fit` callbacks."""
+
+    def __init__(self, mlp, arrays, validation, incremental):
+        self.mlp, self.arrays, self.validation = mlp, arrays, validation
+        self.incremental = incremental
+        self.n_samples = arrays[0].shape[0]
+        self.loss_sum = 0.0  # over the epoch's batches: loss value * batch size
+
+    def step_loss(self, X_batch, target_batch, sw_batch=None):
+        loss, value = self.mlp._objective(X_batch, target_batch, sw_batch)
+        self.loss_sum += value * X_batch.shape[0]
+        return loss
+
+    def end_epoch(self, epoch, history):
+        """scikit-learn's order: record the loss, count, schedule, then stop or go on."""
+        mlp = self.mlp
+        mlp.n_iter_ += 1
+        mlp.t_ += self.n_samples
+        mlp.loss_ = self.loss_sum / self.n_samples
+        self.loss_sum = 0.0
+        mlp.loss_curve_.append(mlp.loss_)
+        if mlp.verbose:
+            print("Iteration %d, loss = %.8f" % (mlp.n_iter_, mlp.loss_))
+        mlp._update_no_improvement_count(self.validation)
+        if mlp._schedule is not None:
+            mlp._schedule.step(mlp.t_)
+        stalled = mlp._plateau.num_bad_epochs > mlp.n_iter_no_change
+        if (stalled and mlp._stop_or_slow_down()) or self.incremental:
+            return True
+        if mlp.n_iter_ == mlp.max_iter:
+            warnings.warn("Stochastic Optimizer: Maximum iterations (%d) reached and the "
+                          "optimization hasn't converged yet." % mlp.max_iter, ConvergenceWarning)
+        elif mlp.shuffle:
+            _reorder(self.arrays, mlp._random_state)
+        return False
 
 
 class BaseMLP(BaseEstimator):
@@ -230,14 +268,14 @@ class BaseMLP(BaseEstimator):
             if i < self.n_layers_ - 2:
                 layers.append(self._hidden_activation())
         self.module_ = nn.Sequential(*layers)
-        self._best_params = [p.data.copy() for p in self._parameters()]
+        self._best_state = self.module_.state_dict()
         if self.solver != "lbfgs":
             self._reset_stopping_state()
 
     def _reset_stopping_state(self):
         """The stochastic solvers' history and stopping-rule state, as at a first fit."""
         self.loss_curve_ = []
-        self._no_improvement_count = 0
+        self._plateau = optim.Plateau("max" if self.early_stopping else "min", self.tol)
         if self.early_stopping:
             self.validation_scores_ = []
             self.best_validation_score_ = -np.inf
@@ -287,6 +325,7 @@ class BaseMLP(BaseEstimator):
             start = 0
             for p in params:
                 np.copyto(p.data, theta[start:start + p.data.size].reshape(p.shape), casting="unsafe")
+                p._bump_version()
                 start += p.data.size
 
         def loss_and_grad(theta):
@@ -309,25 +348,45 @@ class BaseMLP(BaseEstimator):
         unpack(result.x)
 
     def _make_optimizer(self):
+        """scikit-learn's solver as a tinygrad_nn optimizer (its epsilon placement and velocity
+        form are optimizer options), and its learning-rate schedule (None: constant, or
+        adaptive, which `_stop_or_slow_down` handles together with the stopping rule)."""
         params = self.module_.parameters()
         if self.solver == "adam":
             opt = optim.Adam(params, lr=self.learning_rate_init, betas=(self.beta_1, self.beta_2),
-                             eps=self.epsilon)
+                             eps=self.epsilon, eps_placement="raw")
             return opt, None
         opt = optim.SGD(params, lr=self.learning_rate_init, momentum=self.momentum,
-                        nesterov=self.nesterovs_momentum and self.momentum > 0)
+                        nesterov=self.nesterovs_momentum and self.momentum > 0, velocity="step")
         schedule = optim.InverseScalingLR(opt, self.power_t) if self.learning_rate == "invscaling" else None
         return opt, schedule
 
     def _fit_stochastic(self, X, y, sample_weight, incremental):
-        if not incremental or not hasattr(self, "_optimizer"):
-            self._optimizer, self._schedule = self._make_optimizer()
+        """sgd/adam: minibatch epochs through `training.fit`, with scikit-learn's epoch rules."""
         if self.early_stopping and incremental:
             raise ValueError("partial_fit does not support early_stopping=True")
+        if not incremental or not hasattr(self, "_optimizer"):
+            self._optimizer, self._schedule = self._make_optimizer()
         # a warm start after lbfgs, or with early_stopping switched, starts a fresh history
         if not hasattr(self, "loss_curve_") or (self.validation_scores_ is None) == self.early_stopping:
             self._reset_stopping_state()
-        target = self._targets(y, X.dtype)
+        self._plateau.tol = float(self.tol)
+        arrays, validation = self._training_arrays(X, self._targets(y, X.dtype), y, sample_weight)
+        run = _Epochs(self, arrays, validation, incremental)
+        self.n_iter_ = 0
+        history = training.fit(run.step_loss, self._optimizer, tuple(arrays),
+                               epochs=1 if incremental else self.max_iter,
+                               batch_size=self._batch_size(arrays[0].shape[0]), shuffle=False,
+                               on_epoch_end=run.end_epoch, progress=bool(self.progress),
+                               desc=type(self).__name__)
+        if history.stop_reason == "interrupted":
+            warnings.warn("Training interrupted by user.")
+        if self.early_stopping:  # restore the best weights
+            self.module_.load_state_dict(self._best_state)
+
+    def _training_arrays(self, X, target, y, sample_weight):
+        """The arrays `training.fit` batches (in scikit-learn's shared epoch order when
+        shuffling) and the validation set (X, y, sample_weight) or None."""
         validation = None
         if self.early_stopping:
             train, val = self._validation_split(y)
@@ -335,82 +394,19 @@ class BaseMLP(BaseEstimator):
             validation = (X[val], self._score_targets(y[val]), sw_val)
             X, target = X[train], target[train]
             sample_weight = None if sample_weight is None else sample_weight[train]
-
-        n_samples = X.shape[0]
-        if self.batch_size == "auto":
-            batch_size = min(200, n_samples)
-        else:
-            if self.batch_size > n_samples:
-                warnings.warn("Got `batch_size` less than 1 or larger than sample size. It is "
-                              "going to be clipped")
-            batch_size = int(np.clip(self.batch_size, 1, n_samples))
-
         arrays = [X, target] + ([] if sample_weight is None else [sample_weight])
         if self.shuffle:
             arrays = [_Rows(a) for a in arrays]
             _reorder(arrays, self._random_state)
-        epoch_loss = [0.0]  # sum over the epoch's batches of loss value * batch size
+        return arrays, validation
 
-        def step_loss(X_batch, target_batch, sw_batch=None):
-            loss, value = self._objective(X_batch, target_batch, sw_batch)
-            epoch_loss[0] += value * X_batch.shape[0]
-            return loss
-
-        def end_batch(epoch, batch, loss):
-            self._match_adam_epsilon()
-
-        def end_epoch(epoch, history):
-            lr = self._optimizer.lr
-            self.n_iter_ += 1
-            self.loss_ = epoch_loss[0] / n_samples
-            epoch_loss[0] = 0.0
-            self.t_ += n_samples
-            self.loss_curve_.append(self.loss_)
-            if self.verbose:
-                print("Iteration %d, loss = %.8f" % (self.n_iter_, self.loss_))
-            self._update_no_improvement_count(validation)
-            if self._schedule is not None:
-                self._schedule.step(self.t_)
-            stop = self._no_improvement_count > self.n_iter_no_change and self._stop_or_slow_down()
-            self._keep_velocity(lr)
-            if stop or incremental:
-                return True
-            if self.n_iter_ == self.max_iter:
-                warnings.warn("Stochastic Optimizer: Maximum iterations (%d) reached and the "
-                              "optimization hasn't converged yet." % self.max_iter,
-                              ConvergenceWarning)
-            elif self.shuffle:
-                _reorder(arrays, self._random_state)
-            return False
-
-        self.n_iter_ = 0
-        self._match_adam_epsilon()
-        history = training.fit(step_loss, self._optimizer, tuple(arrays),
-                               epochs=1 if incremental else self.max_iter, batch_size=batch_size,
-                               shuffle=False, on_batch_end=end_batch if self.solver == "adam" else None,
-                               on_epoch_end=end_epoch, progress=bool(self.progress),
-                               desc=type(self).__name__)
-        if history.stop_reason == "interrupted":
-            warnings.warn("Training interrupted by user.")
-        if self.early_stopping:  # restore the best weights
-            for p, best in zip(self._parameters(), self._best_params):
-                np.copyto(p.data, best)
-
-    def _match_adam_epsilon(self):
-        """Make the next Adam step scikit-learn's: it adds ``epsilon`` to ``sqrt(v)``, the
-        optimizer to ``sqrt(v / (1 - beta_2^t))``, so use ``epsilon / sqrt(1 - beta_2^t)``."""
-        if self.solver == "adam":
-            t = self._optimizer.state[0].get("step", 0) + 1
-            self._optimizer.eps = self.epsilon / math.sqrt(1.0 - self.beta_2**t)
-
-    def _keep_velocity(self, old_lr):
-        """After a rate change, rescale SGD's momentum buffers: scikit-learn's velocity holds
-        lr-scaled steps (``v = momentum * v - lr * grad``), PyTorch's buffer raw gradients."""
-        new_lr = self._optimizer.lr
-        if new_lr != old_lr:
-            for state in self._optimizer.state:
-                if "momentum_buffer" in state:
-                    state["momentum_buffer"] *= old_lr / new_lr
+    def _batch_size(self, n_samples):
+        if self.batch_size == "auto":
+            return min(200, n_samples)
+        if self.batch_size > n_samples:
+            warnings.warn("Got `batch_size` less than 1 or larger than sample size. It is "
+                          "going to be clipped")
+        return int(np.clip(self.batch_size, 1, n_samples))
 
     def _validation_split(self, y):
         """Train/validation indices, stratified by class for single-label classification."""
@@ -431,27 +427,19 @@ class BaseMLP(BaseEstimator):
         return train, val
 
     def _update_no_improvement_count(self, validation):
-        """scikit-learn's rule: count epochs not improving the best by ``tol`` (reset otherwise)."""
+        """scikit-learn's rule, counted by `optim.Plateau`: the validation score (keeping the best
+        epoch's weights) under early stopping, else the training loss."""
         if validation is not None:
             score = self._score(*validation)
             self.validation_scores_.append(score)
             if self.verbose:
                 print("Validation score: %f" % score)
-            if score < self.best_validation_score_ + self.tol:
-                self._no_improvement_count += 1
-            else:
-                self._no_improvement_count = 0
-            if score > self.best_validation_score_:
-                self.best_validation_score_ = score
-                self._best_params = [p.data.copy() for p in self._parameters()]
+            if self._plateau.step(score):
+                self._best_state = self.module_.state_dict()
+            self.best_validation_score_ = self._plateau.best
         else:
-            loss = self.loss_curve_[-1]
-            if loss > self.best_loss_ - self.tol:
-                self._no_improvement_count += 1
-            else:
-                self._no_improvement_count = 0
-            if loss < self.best_loss_:
-                self.best_loss_ = loss
+            self._plateau.step(self.loss_curve_[-1])
+            self.best_loss_ = self._plateau.best
 
     def _stop_or_slow_down(self):
         """After too many epochs without progress: stop (True), or with sgd's adaptive rate divide
@@ -462,7 +450,7 @@ class BaseMLP(BaseEstimator):
         adaptive = self.solver == "sgd" and self.learning_rate == "adaptive"
         if adaptive and self._optimizer.lr > 1e-6:
             self._optimizer.lr = self._optimizer.lr / 5.0
-            self._no_improvement_count = 0
+            self._plateau.num_bad_epochs = 0
             if self.verbose:
                 print(msg + " Setting learning rate to %f" % self._optimizer.lr)
             return False

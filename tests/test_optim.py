@@ -231,22 +231,43 @@ def test_state_dict_is_a_copy():
     before = sd["momentum_buffer.0"].copy()
     run(opt, params, grads[1:])
     np.testing.assert_array_equal(sd["momentum_buffer.0"], before)
-    assert set(sd) == {"lr", "momentum", "nesterov", "weight_decay",
+    assert set(sd) == {"param_groups.0.params", "param_groups.0.lr", "param_groups.0.momentum",
+                       "param_groups.0.nesterov", "param_groups.0.weight_decay",
+                       "param_groups.0.velocity",
                        "momentum_buffer.0", "momentum_buffer.1", "momentum_buffer.2"}
+    np.testing.assert_array_equal(sd["param_groups.0.params"], [0, 1, 2])
 
 
 def test_load_state_dict_rejects_bad_entries():
-    params = make_params()
+    params, grads = make_params(), grad_sequence(1)
     opt = Adam(params)
+    run(opt, params, grads)
+    good = opt.state_dict()
     with pytest.raises(ValueError, match="unexpected key 'momentum_buffer.0'"):
-        opt.load_state_dict({"momentum_buffer.0": np.zeros((3, 4))})
+        opt.load_state_dict({**good, "momentum_buffer.0": np.zeros((3, 4))})
     with pytest.raises(ValueError, match=r"'exp_avg.0' has shape \(2, 2\), parameter 0 has shape \(3, 4\)"):
-        opt.load_state_dict({"exp_avg.0": np.zeros((2, 2))})
+        opt.load_state_dict({**good, "exp_avg.0": np.zeros((2, 2))})
     with pytest.raises(ValueError, match="refers to parameter 7"):
-        opt.load_state_dict({"exp_avg.7": np.zeros((3, 4))})
+        opt.load_state_dict({**good, "exp_avg.7": np.zeros((3, 4))})
     with pytest.raises(ValueError, match="lr must be"):
-        opt.load_state_dict({"lr": -1.0, "beta1": 0.5})
-    assert opt.lr == 1e-3 and opt.betas == (0.9, 0.999)  # a rejected state changes nothing
+        opt.load_state_dict({**good, "param_groups.0.lr": -1.0, "param_groups.0.betas": (0.5, 0.9)})
+    with pytest.raises(ValueError, match="missing key 'param_groups.0.eps'"):
+        opt.load_state_dict({k: v for k, v in good.items() if k != "param_groups.0.eps"})
+    incomplete = {k: v for k, v in good.items() if k != "exp_avg_sq.1"}
+    with pytest.raises(ValueError, match=r"state of parameter 1 is incomplete: it has "
+                                         r"\['exp_avg', 'step'\] but not \['exp_avg_sq'\]"):
+        opt.load_state_dict(incomplete)
+    with pytest.raises(ValueError, match=r"'step.0' must be an integer >= 1, got 0"):
+        opt.load_state_dict({**good, "step.0": 0})
+    with pytest.raises(ValueError, match=r"param group 0 holds parameters \[0, 1\], this "
+                                         r"optimizer's holds \[0, 1, 2\]"):
+        opt.load_state_dict({**good, "param_groups.0.params": np.arange(2)})
+    with pytest.raises(ValueError, match="unexpected key 'param_groups.1.lr'"):
+        opt.load_state_dict({**good, "param_groups.1.lr": 0.1})
+    sd = opt.state_dict()
+    assert opt.lr == 1e-3 and opt.param_groups[0]["betas"] == (0.9, 0.999)  # nothing changed
+    for k in good:
+        np.testing.assert_array_equal(sd[k], good[k])
 
 
 # ---------------------------------------------------------------------------------- bad input
@@ -274,7 +295,7 @@ def test_bad_input_raises_clear_errors():
         Adam(params, betas=(0.9, 1.0))
     with pytest.raises(ValueError, match="betas must be a pair"):
         Adam(params, betas=0.9)
-    with pytest.raises(ValueError, match="lr must be a number"):
+    with pytest.raises(ValueError, match="lr must be a real number"):
         SGD(params, lr="0.1")
     with pytest.raises(TypeError, match=r"params\[1\] must be a Tensor, got ndarray"):
         SGD([params[0], np.zeros(3)])
@@ -367,7 +388,7 @@ def test_schedule_state_dict_roundtrip_and_errors():
         sched.step(float("nan"))
     with pytest.raises(ValueError, match="patience must be an integer >= 0"):
         ReduceLROnPlateau(opt, patience=-1)
-    with pytest.raises(ValueError, match="mode must be 'min' or 'max'"):
+    with pytest.raises(ValueError, match="mode must be one of 'min', 'max'"):
         ReduceLROnPlateau(opt, mode="up")
     with pytest.raises(ValueError, match="power_t must be"):
         InverseScalingLR(opt, power_t=-1)

@@ -21,6 +21,7 @@ import threading
 
 import numpy as np
 
+from ._interrupt import reraise_interrupt
 from ._validation import check_bool, check_tensors
 
 _state = threading.local()
@@ -156,7 +157,11 @@ class Function:
                 if type(a) is np.ndarray:  # a raw array is a constant input
                     parents.append(Tensor._wrap(a, False))
                 raw.append(a)
-        out = ctx.forward(*raw, **kwargs)
+        try:
+            out = ctx.forward(*raw, **kwargs)
+        except SystemError as exc:  # Ctrl-C while a Numba kernel returned: see _interrupt.py
+            reraise_interrupt(exc)
+            raise
         if type(out) is not np.ndarray:  # numpy returns scalars from 0-d arithmetic
             out = np.asarray(out)
         if not getattr(_state, "enabled", True):
@@ -256,7 +261,11 @@ def _checked_grad(ctx, grads, i):
 
 def _input_grads(ctx, grad):
     """``ctx.backward(grad)`` as a tuple with one entry per input (count checked)."""
-    grads = ctx.backward(grad)
+    try:
+        grads = ctx.backward(grad)
+    except SystemError as exc:  # Ctrl-C while a Numba kernel returned: see _interrupt.py
+        reraise_interrupt(exc)
+        raise
     if type(grads) is not tuple:
         grads = tuple(grads) if type(grads) is list else (grads,)
     if len(grads) != len(ctx.parents):
