@@ -325,7 +325,6 @@ class BaseMLP(BaseEstimator):
             start = 0
             for p in params:
                 np.copyto(p.data, theta[start:start + p.data.size].reshape(p.shape), casting="unsafe")
-                p._bump_version()
                 start += p.data.size
 
         def loss_and_grad(theta):
