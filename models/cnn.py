@@ -4,20 +4,23 @@ style of ``MLPClassifier``. Images arrive flattened, as for `ConvolutionTransfor
 """
 from __future__ import annotations
 
-import numbers
+import warnings
+from numbers import Integral, Real
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
 from sklearn.model_selection import train_test_split
-from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 import tinygrad_nn.functional as F
 from tinygrad_nn import Tensor, no_grad
 from tinygrad_nn import nn, optim, training
+from tinygrad_nn._validation import as_random_state, check_ints, check_pair
 
-from .conv_features import _image_shape, _ints, _pair
+from ._convergence import check_finite_weights, class_entropy, warn_if_no_better_than_constant
+from .conv_features import _image_shape
 
 __all__ = ["CNNClassifier"]
 
@@ -47,6 +50,26 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
     stopping ``validation_scores_`` and ``best_validation_score_``.
     """
 
+    _parameter_constraints: dict = {
+        "conv_channels": ["array-like", Interval(Integral, 1, None, closed="left")],
+        "kernel_size": ["array-like", Interval(Integral, 1, None, closed="left")],
+        "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
+        "image_shape": [None, "array-like"],
+        "solver": [StrOptions({"adam", "sgd"})],
+        "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "shuffle": ["boolean"],
+        "momentum": [Interval(Real, 0, 1, closed="both")],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+        "progress": ["boolean"],
+    }
+
     def __init__(self, conv_channels=(16, 32), kernel_size=3, hidden_layer_sizes=(128,),
                  image_shape=None, solver="adam", learning_rate_init=0.001, batch_size=32,
                  max_iter=12, shuffle=True, momentum=0.9, early_stopping=False,
@@ -71,17 +94,27 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         self.progress = progress
 
     # ---------------------------------------------------------------- fitting
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
-        """Train a fresh network on (X, y) for up to ``max_iter`` epochs."""
+        """Train a fresh network on (X, y) for up to ``max_iter`` epochs.
+
+        Raises ValueError when training makes a weight non-finite; warns (ConvergenceWarning)
+        when the last epoch's training loss is no better than predicting the class frequencies.
+        """
         X, y = self._validate(X, y, reset=True)
         self.classes_, y = np.unique(y, return_inverse=True)
         self._initialize()
         self._train(X, y, epochs=self.max_iter, stop_on_plateau=True)
+        if self.loss_curve_:
+            warn_if_no_better_than_constant(self, self.loss_curve_[-1],
+                                            class_entropy(y, len(self.classes_)))
         return self
 
     def partial_fit(self, X, y, classes=None):
         """One epoch over (X, y); the first call builds the network and needs ``classes``."""
         first = not hasattr(self, "module_")
+        if first:
+            self._validate_params()
         X, y = self._validate(X, y, reset=first)
         if first:
             if classes is None:
@@ -104,33 +137,13 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
             self.image_shape_ = _image_shape(X.shape[1], self.image_shape)
         return X, y
 
-    def _check_params(self):
-        """Validate the hyper-parameters; return (conv_channels, hidden_layer_sizes, kernel)."""
-        sizes = []
-        for name in ("conv_channels", "hidden_layer_sizes"):
-            value = getattr(self, name)
-            sizes.append(_ints(value))
-            if sizes[-1] is None:
-                raise ValueError(f"{name} must be a positive int or a sequence of them, "
-                                 f"got {value!r}")
-        kernel = _pair(self.kernel_size, "kernel_size")
-        if self.solver not in ("adam", "sgd"):
-            raise ValueError(f"solver must be 'adam' or 'sgd', got {self.solver!r}")
-        for name in ("batch_size", "max_iter", "n_iter_no_change"):
-            value = getattr(self, name)
-            if not isinstance(value, numbers.Integral) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
-        if not self.learning_rate_init > 0:
-            raise ValueError(f"learning_rate_init must be > 0, got {self.learning_rate_init!r}")
-        if self.early_stopping and not 0 < self.validation_fraction < 1:
-            raise ValueError(f"validation_fraction must be in (0, 1), "
-                             f"got {self.validation_fraction!r}")
-        return sizes[0], sizes[1], kernel
-
     def _initialize(self):
         """Build module_ and optimizer_ from fresh random weights; reset the training record."""
-        conv_channels, hidden_layer_sizes, (kh, kw) = self._check_params()
-        random_state = check_random_state(self.random_state)
+        name = type(self).__name__
+        conv_channels = check_ints("conv_channels", self.conv_channels, owner=name)
+        hidden_layer_sizes = check_ints("hidden_layer_sizes", self.hidden_layer_sizes, owner=name)
+        kh, kw = check_pair("kernel_size", self.kernel_size, owner=name)
+        random_state = as_random_state(self.random_state, owner=name)
         init_seed, self._seed = random_state.randint(np.iinfo(np.int32).max, size=2)
         # He init (zero biases) for the ReLU layers: half a point better than Glorot on MNIST-5k
         layer = dict(rng=np.random.default_rng(init_seed), init="he_normal")
@@ -187,6 +200,9 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
             on_epoch_end=self._report if self.verbose else None, progress=self.progress,
             desc=type(self).__name__, history=self._history)
         module.eval()
+        if history.stop_reason == "interrupted":
+            warnings.warn("Training interrupted by user.")
+        check_finite_weights(self, module.parameters())
         if self.verbose and history.stop_reason == "early_stopping":  # fit skips on_epoch_end then
             self._report(None, history)
             print(f"No improvement of more than tol={self.tol} for {self.n_iter_no_change + 1} "
@@ -195,9 +211,9 @@ class CNNClassifier(ClassifierMixin, BaseEstimator):
         self._epochs_seen = len(history.loss)
         self.n_iter_ = len(history.loss)
         self.loss_curve_ = list(history.loss)
-        if validate is not None:
-            self.validation_scores_ = list(history.metrics["val_score"])
-            self.best_validation_score_ = max(self.validation_scores_)
+        if validate is not None:  # empty, with a None best, when interrupted in the first epoch
+            self.validation_scores_ = list(history.metrics.get("val_score", ()))
+            self.best_validation_score_ = max(self.validation_scores_, default=None)
 
     @staticmethod
     def _report(epoch, history):

@@ -22,15 +22,18 @@ Unlike the chapter's version, the minima and maxima are learnt in `fit` and reus
 from __future__ import annotations
 
 import math
-import numbers
+from numbers import Integral
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
+from sklearn.base import (BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin,
+                          _fit_context)
 from sklearn.pipeline import FeatureUnion
+from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 import tinygrad_nn.functional as F
 from tinygrad_nn import Tensor, no_grad
+from tinygrad_nn._validation import check_ints, check_pair
 
 __all__ = ["KERNELS", "ConvolutionTransformer", "get_kernel", "make_convolution_union"]
 
@@ -76,29 +79,6 @@ def get_kernel(kernel):
     return arr.astype(np.float64)
 
 
-def _ints(value, length=None, allowed=lambda v: v >= 1):
-    """``value`` (an int or a sequence of ints) as a tuple of ints, or None unless every item
-    passes ``allowed`` (and there are ``length`` of them, if given)."""
-    items = (value,) if isinstance(value, numbers.Integral) else value
-    try:
-        items = tuple(items)
-    except TypeError:
-        items = None
-    if (items is None or (length is not None and len(items) != length)
-            or not all(isinstance(v, numbers.Integral) and not isinstance(v, bool) and allowed(v)
-                       for v in items)):
-        return None
-    return tuple(int(v) for v in items)
-
-
-def _pair(value, name):
-    """``value`` as a pair of positive ints (an int means a square)."""
-    pair = _ints((value, value) if isinstance(value, numbers.Integral) else value, 2)
-    if pair is None:
-        raise ValueError(f"{name} must be a positive int or a pair of positive ints, got {value!r}")
-    return pair
-
-
 def _image_shape(n_features, image_shape):
     """(channels, height, width) of images flattened into ``n_features`` columns.
 
@@ -112,10 +92,13 @@ def _image_shape(n_features, image_shape):
                 f"{n_features} features is not a square number of pixels, so the image size "
                 "cannot be inferred: pass image_shape=(height, width) or (channels, height, width)")
         return 1, side, side
-    shape = _ints(image_shape, allowed=lambda v: v >= 1 or v == -1)
+    try:
+        shape = check_ints("image_shape", image_shape, low=-1)
+    except ValueError:
+        shape = None
     if shape is not None and len(shape) == 2:
         shape = (1,) + shape
-    if shape is None or len(shape) != 3 or shape.count(-1) > 1:
+    if shape is None or len(shape) != 3 or 0 in shape or shape.count(-1) > 1:
         raise ValueError(f"image_shape must be (height, width) or (channels, height, width) of "
                          f"positive ints (one may be -1), got {image_shape!r}")
     known = -math.prod(shape) if -1 in shape else math.prod(shape)
@@ -163,6 +146,13 @@ class ConvolutionTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
     Output dtype is the input's (float32 or float64); other input becomes float64.
     """
 
+    _parameter_constraints: dict = {
+        "kernel": [str, "array-like"],
+        "max_pool": ["boolean"],
+        "max_pool_size": ["array-like", Interval(Integral, 1, None, closed="left")],
+        "image_shape": [None, "array-like"],
+    }
+
     def __init__(self, kernel, max_pool=False, max_pool_size=(2, 2), image_shape=None):
         self.kernel = kernel
         self.max_pool = max_pool
@@ -174,12 +164,15 @@ class ConvolutionTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         self.fit_transform(X)
         return self
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit_transform(self, X, y=None):
         """Fit on X and return its features, computing them once."""
         X = validate_data(self, X, dtype=[np.float64, np.float32])
         kernel = get_kernel(self.kernel)
         c, h, w = _image_shape(X.shape[1], self.image_shape)
-        pool = _pair(self.max_pool_size, "max_pool_size") if self.max_pool else None
+        pool = None
+        if self.max_pool:
+            pool = check_pair("max_pool_size", self.max_pool_size, owner=type(self).__name__)
         if pool is not None and (pool[0] > h or pool[1] > w):
             raise ValueError(f"max_pool_size {pool} is larger than the {h}x{w} images")
         self.kernel_, self.image_shape_, self.pool_size_ = kernel, (c, h, w), pool

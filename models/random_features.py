@@ -39,20 +39,24 @@ Fixes over nnetsauce, each pinned by a test:
 from __future__ import annotations
 
 import math
-import numbers
 import warnings
+from numbers import Integral, Real
 
 import numpy as np
 from scipy.stats import qmc
-from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, clone, is_classifier
+from sklearn.base import (BaseEstimator, ClassifierMixin, RegressorMixin, _fit_context, clone,
+                          is_classifier)
 from sklearn.cluster import KMeans
 from sklearn.mixture import GaussianMixture
 from sklearn.preprocessing import MaxAbsScaler, MinMaxScaler, RobustScaler, StandardScaler
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils import get_tags
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from tinygrad_nn import Tensor, no_grad
+from tinygrad_nn._validation import check_choice
 
 __all__ = ["CustomClassifier", "CustomRegressor", "DeepClassifier", "DeepRegressor"]
 
@@ -96,21 +100,12 @@ _NODES = {
 }
 
 
-def _check_choice(name, value, choices):
-    """Raise ValueError naming ``name`` and the valid values unless ``value`` is one of them."""
-    if not isinstance(value, str) or value not in choices:
-        valid = ", ".join(repr(c) for c in choices)
-        raise ValueError(f"{name} must be one of {valid}; got {value!r}")
-
-
-def _check_int(name, value, low):
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < low:
-        raise ValueError(f"{name} must be an integer >= {low}; got {value!r}")
-
-
-def _check_real(name, value, inside, interval):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not inside(value):
-        raise ValueError(f"{name} must be in {interval}; got {value!r}")
+def _estimator_type(estimator):
+    """"classifier", "regressor", another kind, or None for a duck-typed object without tags."""
+    try:
+        return get_tags(estimator).estimator_type
+    except (AttributeError, TypeError):
+        return getattr(estimator, "_estimator_type", None)
 
 
 def _subsample_rows(strata, fraction, seed):
@@ -126,6 +121,24 @@ def _subsample_rows(strata, fraction, seed):
 
 class _RandomFeatures(BaseEstimator):
     """One random-feature layer: the feature map, ``fit`` and the delegating predict."""
+
+    _parameter_constraints: dict = {
+        "obj": [HasMethods(["fit"])],
+        "n_hidden_features": [Interval(Integral, 0, None, closed="left")],
+        "activation_name": [StrOptions(set(_ACTIVATIONS))],
+        "a": [Interval(Real, None, None, closed="neither")],
+        "nodes_sim": [StrOptions(set(_NODES))],
+        "bias": ["boolean"],
+        "dropout": [Interval(Real, 0, 1, closed="left")],
+        "direct_link": ["boolean"],
+        "n_clusters": [Interval(Integral, 0, None, closed="left")],
+        "cluster_encode": ["boolean"],
+        "type_clust": [StrOptions(set(_CLUSTERINGS))],
+        "type_scaling": [tuple, list],
+        "col_sample": [Interval(Real, 0, 1, closed="right")],
+        "row_sample": [Interval(Real, 0, 1, closed="right")],
+        "seed": [Interval(Integral, 0, 2**32 - 1, closed="both")],
+    }
 
     def __init__(self, obj, n_hidden_features=5, activation_name="relu", a=0.01,
                  nodes_sim="sobol", bias=True, dropout=0, direct_link=True, n_clusters=2,
@@ -149,21 +162,19 @@ class _RandomFeatures(BaseEstimator):
 
     # -- parameters ------------------------------------------------------------------------
     def _check_params(self, n_samples):
-        if not callable(getattr(self.obj, "fit", None)):
-            raise TypeError(f"obj must be an estimator with a fit method; got {self.obj!r}")
-        _check_choice("nodes_sim", self.nodes_sim, tuple(_NODES))
-        _check_choice("activation_name", self.activation_name, tuple(_ACTIVATIONS))
-        _check_choice("type_clust", self.type_clust, tuple(_CLUSTERINGS))
-        if not isinstance(self.type_scaling, (tuple, list)) or len(self.type_scaling) != 3:
-            raise ValueError("type_scaling must be a sequence of 3 scaling names (obj input, "
-                             f"hidden layer, clustering); got {self.type_scaling!r}")
+        """What the constraints table cannot say: how the parameters combine with each other,
+        with ``obj``'s kind and with the data."""
+        name = type(self).__name__
+        if len(self.type_scaling) != 3:
+            raise ValueError(f"{name}: type_scaling must be a sequence of 3 scaling names (obj "
+                             f"input, hidden layer, clustering), got {self.type_scaling!r}")
         for entry in self.type_scaling:
-            _check_choice("each type_scaling entry", entry, tuple(_SCALERS))
-        _check_int("n_hidden_features", self.n_hidden_features, 0)
-        _check_int("n_clusters", self.n_clusters, 0)
-        _check_real("dropout", self.dropout, lambda v: 0 <= v < 1, "[0, 1)")
-        _check_real("col_sample", self.col_sample, lambda v: 0 < v <= 1, "(0, 1]")
-        _check_real("row_sample", self.row_sample, lambda v: 0 < v <= 1, "(0, 1]")
+            check_choice("each type_scaling entry", entry, tuple(_SCALERS), owner=name)
+        want = "classifier" if is_classifier(self) else "regressor"
+        got = _estimator_type(self.obj)
+        if got in ("classifier", "regressor") and got != want:
+            raise ValueError(f"{name}: obj must be a {want} (it is fitted on the {want}'s "
+                             f"targets), got the {got} {self.obj!r}")
         if not self.direct_link and self.n_hidden_features == 0:
             raise ValueError("direct_link=False with n_hidden_features=0 leaves no features")
         if self.n_clusters > n_samples:
@@ -230,6 +241,7 @@ class _RandomFeatures(BaseEstimator):
         return np.hstack([X, H]) if self.direct_link else H
 
     # -- estimator API ---------------------------------------------------------------------
+    @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y):
         """Fit the feature map on ``X`` and a clone of ``obj`` on the features; return self."""
         classifier = is_classifier(self)
@@ -331,9 +343,10 @@ class _Deep:
                          type_scaling=type_scaling, col_sample=col_sample,
                          row_sample=row_sample, seed=seed)
 
-    def _check_params(self, n_samples):
-        _check_int("n_layers", self.n_layers, 1)
-        super()._check_params(n_samples)
+    _parameter_constraints: dict = {
+        **_RandomFeatures._parameter_constraints,
+        "n_layers": [Interval(Integral, 1, None, closed="left")],
+    }
 
     def _base_estimator(self):
         params = self.get_params(deep=False)

@@ -19,10 +19,11 @@ in `GridSearchCV`), accept any label type, and record per-epoch curves: ``loss_c
 """
 from __future__ import annotations
 
-import numbers
+from numbers import Integral, Real
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
@@ -30,9 +31,15 @@ import tinygrad_nn.functional as F
 from tinygrad_nn import Tensor, no_grad, nn, optim
 from tinygrad_nn.training import fit as train_loop
 
+from ._convergence import (check_finite_weights, class_entropy, one_hot_constant_mse,
+                           warn_if_no_better_than_constant)
+
 __all__ = ["NeuralNetMLP", "NeuralNetwork"]
 
 _DTYPES = (np.float64, np.float32)  # float32 input trains a float32 network, anything else float64
+_POSITIVE_INT = [Interval(Integral, 1, None, closed="left")]
+_POSITIVE_REAL = [Interval(Real, 0, None, closed="neither")]
+_SEED = [None, Interval(Integral, 0, 2**32 - 1, closed="both")]  # what RandomState(seed) takes
 
 
 class _ScratchClassifier(ClassifierMixin, BaseEstimator):
@@ -58,13 +65,21 @@ class _ScratchClassifier(ClassifierMixin, BaseEstimator):
     def _proba(self, out):  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def _constant_loss(self, y_idx, n_classes):  # pragma: no cover - abstract
+        """The recorded loss of predicting the class frequencies (the divergence baseline)."""
+        raise NotImplementedError
+
     # ------------------------------------------------------------------ estimator API
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, X_valid=None, y_valid=None):
         """Train from the seed's initial weights.
 
         ``X_valid, y_valid`` (optional) are scored after every epoch into ``validation_scores_``.
+        Raises ValueError when training makes a weight non-finite; warns (ConvergenceWarning)
+        when the last epoch's loss is no better than predicting the class frequencies.
         """
-        s = self._checked_settings()
+        s = {role: getattr(self, name) for role, name in self._NAMES.items()}
+        s.setdefault("activation", "sigmoid")
         X, y = validate_data(self, X, y, dtype=_DTYPES)
         check_classification_targets(y)
         self.classes_, y_idx = np.unique(y, return_inverse=True)
@@ -112,10 +127,10 @@ class _ScratchClassifier(ClassifierMixin, BaseEstimator):
         train_loop(step_loss, opt, (X, target), epochs=s["epochs"], batch_size=s["batch_size"],
                    shuffle=True, rng=rng, on_epoch_end=on_epoch_end, progress=False)
         self.n_iter_ = len(self.loss_curve_)
-        if not all(np.isfinite(p.data).all() for p in module.parameters()):
-            raise ValueError(
-                f"{type(self).__name__}: training diverged (non-finite weights); use a smaller "
-                "learning rate")
+        check_finite_weights(self, module.parameters())
+        if self.loss_curve_:
+            warn_if_no_better_than_constant(self, self.loss_curve_[-1],
+                                            self._constant_loss(y_idx, len(self.classes_)))
         return self
 
     def predict_proba(self, X):
@@ -143,29 +158,6 @@ class _ScratchClassifier(ClassifierMixin, BaseEstimator):
         with no_grad():
             out = self.module_(Tensor(X)).data
         return float(np.mean(np.argmax(out, axis=1) == y_idx))
-
-    def _checked_settings(self):
-        """The hyperparameters by role, after checking each (errors name the parameter)."""
-        s = {role: getattr(self, name) for role, name in self._NAMES.items()}
-        s.setdefault("activation", "sigmoid")
-        name = type(self).__name__
-        for role in ("hidden", "epochs", "batch_size"):
-            value = s[role]
-            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-                raise ValueError(f"{name}: {self._NAMES[role]} must be an integer >= 1, "
-                                 f"got {value!r}")
-        lr = s["lr"]
-        if isinstance(lr, bool) or not isinstance(lr, numbers.Real) or not lr > 0 \
-                or not np.isfinite(lr):
-            raise ValueError(f"{name}: {self._NAMES['lr']} must be a positive number, got {lr!r}")
-        if s["activation"] not in self._HIDDEN:
-            raise ValueError(f"{name}: hidden_activation must be one of {sorted(self._HIDDEN)}, "
-                             f"got {s['activation']!r}")
-        seed = s["seed"]
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
-            raise ValueError(f"{name}: {self._NAMES['seed']} must be an int or None, "
-                             f"got {seed!r}")
-        return s
 
 
 class NeuralNetMLP(_ScratchClassifier):
@@ -195,6 +187,11 @@ class NeuralNetMLP(_ScratchClassifier):
     _NAMES = dict(hidden="num_hidden", epochs="num_epochs", batch_size="minibatch_size",
                   lr="learning_rate", seed="random_seed", activation="hidden_activation")
     _OUTPUT = nn.Sigmoid
+    _parameter_constraints: dict = {
+        "num_hidden": _POSITIVE_INT, "num_epochs": _POSITIVE_INT,
+        "learning_rate": _POSITIVE_REAL, "minibatch_size": _POSITIVE_INT, "random_seed": _SEED,
+        "hidden_activation": [StrOptions(set(_ScratchClassifier._HIDDEN))],
+    }
 
     def __init__(self, num_hidden=50, num_epochs=40, learning_rate=0.1, minibatch_size=100,
                  random_seed=123, hidden_activation="sigmoid"):
@@ -214,6 +211,8 @@ class NeuralNetMLP(_ScratchClassifier):
 
     def _target(self, y_idx, dtype):
         return np.eye(len(self.classes_), dtype=dtype)[y_idx]
+
+    _constant_loss = staticmethod(one_hot_constant_mse)
 
     def _objective(self, out, target, weights):
         mse = F.mse_loss(out, target)
@@ -249,6 +248,11 @@ class NeuralNetwork(_ScratchClassifier):
 
     _NAMES = dict(hidden="n_hidden_neurons", epochs="epochs", batch_size="batch_size", lr="eta",
                   seed="random_state")
+    _parameter_constraints: dict = {
+        "n_hidden_neurons": _POSITIVE_INT, "epochs": _POSITIVE_INT, "batch_size": _POSITIVE_INT,
+        "eta": _POSITIVE_REAL, "lmbd": [Interval(Real, 0, None, closed="left")],
+        "random_state": _SEED,
+    }
 
     def __init__(self, n_hidden_neurons=50, epochs=10, batch_size=100, eta=0.1, lmbd=0.0,
                  random_state=0):
@@ -258,14 +262,6 @@ class NeuralNetwork(_ScratchClassifier):
         self.eta = eta
         self.lmbd = lmbd
         self.random_state = random_state
-
-    def _checked_settings(self):
-        s = super()._checked_settings()
-        lmbd = self.lmbd
-        if isinstance(lmbd, bool) or not isinstance(lmbd, numbers.Real) or not lmbd >= 0 \
-                or not np.isfinite(lmbd):
-            raise ValueError(f"NeuralNetwork: lmbd must be a number >= 0, got {lmbd!r}")
-        return s
 
     def _init_weights(self, rng, hidden, output):
         for layer in (hidden, output):
@@ -281,3 +277,5 @@ class NeuralNetwork(_ScratchClassifier):
 
     def _proba(self, out):
         return out.softmax(axis=-1).data
+
+    _constant_loss = staticmethod(class_entropy)

@@ -1,6 +1,7 @@
 """ConvolutionTransformer against the chapter's scipy/scikit-image/MinMaxScaler features, and
 CNNClassifier as a scikit-learn estimator (fit, partial_fit, Pipeline, GridSearchCV, pickle)."""
 import pickle
+import warnings
 
 import numpy as np
 import pytest
@@ -9,11 +10,13 @@ from hypothesis import strategies as st
 from scipy import ndimage
 from skimage.measure import block_reduce
 from sklearn.base import clone
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.preprocessing import MinMaxScaler
 from sklearn.utils.estimator_checks import check_estimator
 
+from tinygrad_nn import nn
 from tinygrad_nn.data import load_digits, load_mnist
 from tinygrad_nn.models import CNNClassifier
 from tinygrad_nn.models.conv_features import (KERNELS, ConvolutionTransformer, get_kernel,
@@ -205,7 +208,9 @@ NINE = np.zeros((3, 9))
      r"\(3, -1\) does not fit the 10 features"),
     ({"kernel": "sharpen", "image_shape": (-1, -1)}, NINE, "one may be -1"),
     ({"kernel": "sharpen", "image_shape": (0, 9)}, NINE, "image_shape must be"),
-    ({"kernel": "sharpen", "image_shape": 9.0}, NINE, "image_shape must be"),
+    ({"kernel": "sharpen", "image_shape": 9.0}, NINE,
+     "The 'image_shape' parameter of ConvolutionTransformer must be None or an array-like. "
+     "Got 9.0 instead"),
     ({"kernel": [1, 2, 3]}, NINE, "non-empty 2-D array"),
     ({"kernel": np.ones((2, 2, 2))}, NINE, "non-empty 2-D array"),
     ({"kernel": [[]]}, NINE, "non-empty 2-D array"),
@@ -214,8 +219,13 @@ NINE = np.zeros((3, 9))
     ({"kernel": [[1, np.nan]]}, NINE, "finite"),
     ({"kernel": "sobel"}, NINE, "unknown kernel name 'sobel'"),
     ({"kernel": "blur", "max_pool": True, "max_pool_size": (4, 2)}, NINE, "larger than the 3x3"),
-    ({"kernel": "blur", "max_pool": True, "max_pool_size": (0, 2)}, NINE, "max_pool_size must be"),
-    ({"kernel": "blur", "max_pool": True, "max_pool_size": 2.5}, NINE, "max_pool_size must be"),
+    ({"kernel": "blur", "max_pool": True, "max_pool_size": (0, 2)}, NINE,
+     r"ConvolutionTransformer: max_pool_size must be an int >= 1 or a pair of them, got \(0, 2\)"),
+    ({"kernel": "blur", "max_pool": True, "max_pool_size": 2.5}, NINE,
+     r"The 'max_pool_size' parameter of ConvolutionTransformer must be an array-like or an int "
+     r"in the range \[1, inf\)\. Got 2.5 instead"),
+    ({"kernel": "blur", "max_pool": "yes"}, NINE,
+     "The 'max_pool' parameter of ConvolutionTransformer must be an instance of 'bool'"),
 ])
 def test_bad_input_raises(kwargs, X, match):
     with pytest.raises(ValueError, match=match):
@@ -367,20 +377,97 @@ def test_cnn_architecture(digits):
     assert shapes == [(2, 1, 5, 5), (2,), (20, 3), (3,), (3, 10), (10,)]
 
 
+CNN_TABLE = r"The '{}' parameter of CNNClassifier must be {}\. Got {} instead"
+POS_INT = r"an int in the range \[1, inf\)"
+
+
 @pytest.mark.parametrize("kwargs, match", [
-    ({"solver": "lbfgs"}, "solver must be"),
-    ({"conv_channels": (4, 0)}, "conv_channels must be a positive int or a sequence"),
-    ({"hidden_layer_sizes": (-1,)}, "hidden_layer_sizes must be a positive int or a sequence"),
-    ({"max_iter": 0}, "max_iter must be a positive int"),
-    ({"batch_size": 2.5}, "batch_size must be a positive int"),
-    ({"learning_rate_init": 0}, "learning_rate_init must be > 0"),
-    ({"kernel_size": 0}, "kernel_size must be"),
-    ({"early_stopping": True, "validation_fraction": 1.5}, "validation_fraction"),
+    ({"solver": "lbfgs"}, CNN_TABLE.format("solver", "a str among .*'sgd'.*", "'lbfgs'")),
+    ({"conv_channels": (4, 0)}, r"CNNClassifier: conv_channels must be an int >= 1 or a "
+                                r"non-empty sequence of them, got \(4, 0\)"),
+    ({"hidden_layer_sizes": (-1,)}, "CNNClassifier: hidden_layer_sizes must be an int >= 1"),
+    ({"hidden_layer_sizes": ()}, "CNNClassifier: hidden_layer_sizes must be an int >= 1"),
+    ({"max_iter": 0}, CNN_TABLE.format("max_iter", POS_INT, "0")),
+    ({"batch_size": 2.5}, CNN_TABLE.format("batch_size", POS_INT, "2.5")),
+    ({"learning_rate_init": 0},
+     CNN_TABLE.format("learning_rate_init", r"a float in the range \(0.0, inf\)", "0")),
+    ({"kernel_size": 0}, CNN_TABLE.format("kernel_size", "an array-like or " + POS_INT, "0")),
+    ({"kernel_size": (3, 0)}, "CNNClassifier: kernel_size must be an int >= 1 or a pair"),
+    ({"early_stopping": True, "validation_fraction": 1.5},
+     CNN_TABLE.format("validation_fraction", r"a float in the range \(0.0, 1.0\)", "1.5")),
+    # issue 10 item 16: momentum is checked as MLPClassifier checks it
+    ({"solver": "sgd", "momentum": 5},
+     CNN_TABLE.format("momentum", r"a float in the range \[0.0, 1.0\]", "5")),
+    ({"solver": "sgd", "momentum": -0.5},
+     CNN_TABLE.format("momentum", r"a float in the range \[0.0, 1.0\]", "-0.5")),
+    ({"random_state": "seed"}, "The 'random_state' parameter of CNNClassifier must be"),
 ])
 def test_cnn_bad_params(digits, kwargs, match):
     X, y = digits
     with pytest.raises(ValueError, match=match):
         tiny_cnn(**kwargs).fit(X, y)
+
+
+def test_cnn_partial_fit_validates_params_on_first_call(digits):
+    X, y = digits
+    with pytest.raises(ValueError, match=CNN_TABLE.format("momentum", ".*", "2")):
+        tiny_cnn(solver="sgd", momentum=2).partial_fit(X, y, classes=np.arange(10))
+
+
+# ---------------------------------------------------------------- issue 10 items 15-16
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_cnn_non_finite_weights_raise(digits):
+    """Inputs scaled by 1e38 overflow the network: a ValueError, as MLPClassifier raises,
+    instead of a NaN model predicting one class."""
+    X, y = digits
+    with pytest.raises(ValueError, match="CNNClassifier: training produced non-finite "
+                                         "parameter weights"):
+        tiny_cnn(max_iter=2).fit(X * np.float32(1e38), y)
+    with pytest.raises(ValueError, match="non-finite parameter weights"):
+        tiny_cnn().partial_fit(X * np.float32(1e38), y, classes=np.arange(10))
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_cnn_huge_learning_rate_warns(digits):
+    X, y = digits
+    with pytest.warns(ConvergenceWarning, match="CNNClassifier: the last epoch's training loss "
+                      ".* is no better than predicting the class frequencies"):
+        clf = tiny_cnn(max_iter=3, learning_rate_init=1e6).fit(X, y)
+    assert clf.score(X, y) < 0.5  # the warning is deserved: the model learnt nothing
+
+
+def test_cnn_healthy_fit_does_not_warn(digits):
+    X, y = digits
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        tiny_cnn().fit(X, y)
+
+
+@pytest.mark.parametrize("early_stopping", [True, False])
+def test_cnn_interrupted_in_first_epoch_is_usable(digits, monkeypatch, early_stopping):
+    """Ctrl-C during the first epoch (here: the second minibatch) leaves a usable model with an
+    empty history, not KeyError: 'val_score'."""
+    X, y = digits
+    calls = []
+    forward = nn.Flatten.forward
+
+    def interrupt_second_batch(self, x):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return forward(self, x)
+
+    monkeypatch.setattr(nn.Flatten, "forward", interrupt_second_batch)
+    monkeypatch.setattr(nn.Flatten, "__call__", interrupt_second_batch)
+    with pytest.warns(UserWarning, match="Training interrupted by user"):
+        clf = tiny_cnn(early_stopping=early_stopping).fit(X, y)
+    monkeypatch.undo()
+    assert clf.n_iter_ == 0 and clf.loss_curve_ == []
+    if early_stopping:
+        assert clf.validation_scores_ == [] and clf.best_validation_score_ is None
+    assert clf.predict(X).shape == y.shape and np.isin(clf.predict(X), clf.classes_).all()
+    clf.partial_fit(X, y)  # and it can go on training
+    assert clf.n_iter_ == 1
 
 
 def test_cnn_bad_shapes(digits):

@@ -14,7 +14,7 @@ from sklearn.base import clone
 from sklearn.cluster import KMeans
 from sklearn.datasets import load_digits, make_classification
 from sklearn.ensemble import RandomForestClassifier
-from sklearn.linear_model import LinearRegression, RidgeClassifier
+from sklearn.linear_model import LinearRegression, LogisticRegression, RidgeClassifier
 from sklearn.mixture import GaussianMixture
 from sklearn.model_selection import GridSearchCV, train_test_split
 from sklearn.pipeline import make_pipeline
@@ -308,35 +308,68 @@ def test_pickle_pipeline_and_grid_search():
 
 
 # ------------------------------------------------------------------ bad input
+# One constraints table per family (scikit-learn's parameter validation) gives every bad value
+# the same message shape, naming the parameter, the estimator, the valid values and the value.
+TABLE = r"The '{}' parameter of (Custom|Deep)(Classifier|Regressor) must be {}\. Got {} instead"
+HALF_OPEN, OPEN_CLOSED = r"a float in the range \[0.0, 1.0\)", r"a float in the range \(0.0, 1.0\]"
+
+
 @pytest.mark.parametrize("params,error,match", [
     (dict(nodes_sim="random"), ValueError,
-     "nodes_sim must be one of 'sobol', 'hammersley', 'halton', 'uniform'; got 'random'"),
+     TABLE.format("nodes_sim", "a str among .*'sobol'.*", "'random'")),
     (dict(activation_name="gelu"), ValueError,
-     "activation_name must be one of 'relu', 'tanh', 'sigmoid', 'prelu', 'elu'"),
-    (dict(type_clust="dbscan"), ValueError, "type_clust must be one of 'kmeans', 'gmm'"),
+     TABLE.format("activation_name", "a str among .*'prelu'.*", "'gelu'")),
+    (dict(type_clust="dbscan"), ValueError,
+     TABLE.format("type_clust", "a str among .*'gmm'.*", "'dbscan'")),
     (dict(type_scaling=("std", "l2", "std")), ValueError,
-     "type_scaling entry must be one of 'std', 'minmax', 'robust', 'maxabs'; got 'l2'"),
+     "Custom(Classifier|Regressor): each type_scaling entry must be one of 'std', 'minmax', "
+     "'robust', 'maxabs', got 'l2'"),
     (dict(type_scaling=("std", "std")), ValueError, "sequence of 3 scaling names"),
-    (dict(dropout=1), ValueError, r"dropout must be in \[0, 1\); got 1"),
-    (dict(dropout=-0.1), ValueError, r"dropout must be in \[0, 1\)"),
-    (dict(col_sample=0), ValueError, r"col_sample must be in \(0, 1\]; got 0"),
-    (dict(row_sample=1.5), ValueError, r"row_sample must be in \(0, 1\]"),
-    (dict(n_hidden_features=-1), ValueError, "n_hidden_features must be an integer >= 0"),
-    (dict(n_clusters=2.5), ValueError, "n_clusters must be an integer >= 0"),
+    (dict(type_scaling="std"), ValueError,
+     TABLE.format("type_scaling", "an instance of 'tuple' or an instance of 'list'", "'std'")),
+    (dict(dropout=1), ValueError, TABLE.format("dropout", HALF_OPEN, "1")),
+    (dict(dropout=-0.1), ValueError, TABLE.format("dropout", HALF_OPEN, "-0.1")),
+    (dict(col_sample=0), ValueError, TABLE.format("col_sample", OPEN_CLOSED, "0")),
+    (dict(row_sample=1.5), ValueError, TABLE.format("row_sample", OPEN_CLOSED, "1.5")),
+    (dict(n_hidden_features=-1), ValueError,
+     TABLE.format("n_hidden_features", r"an int in the range \[0, inf\)", "-1")),
+    (dict(n_clusters=2.5), ValueError,
+     TABLE.format("n_clusters", r"an int in the range \[0, inf\)", "2.5")),
+    (dict(seed=-1), ValueError, TABLE.format("seed", "an int in the range .*", "-1")),
     (dict(n_clusters=11), ValueError, r"n_clusters=11 is more than the number of samples "
                                       r"\(n_samples=10\)"),
     (dict(n_hidden_features=0, direct_link=False), ValueError, "leaves no features"),
-    (dict(obj=object()), TypeError, "obj must be an estimator with a fit method"),
+    (dict(obj=object()), TypeError,
+     TABLE.format("obj", "an object implementing 'fit'", "<object object at .*>")),
 ])
 @pytest.mark.parametrize("cls", [CustomClassifier, CustomRegressor])
 def test_bad_parameters_raise_clear_errors(cls, params, error, match):
     X, y = data(n=10)
-    params = {"obj": DecisionTreeRegressor(), **params}
+    obj = DecisionTreeClassifier() if cls is CustomClassifier else DecisionTreeRegressor()
+    params = {"obj": obj, **params}
     with pytest.raises(error, match=match):
         cls(**params).fit(X, y > 0)
 
 
 def test_bad_n_layers():
     X, y = data(n=10)
-    with pytest.raises(ValueError, match="n_layers must be an integer >= 1; got 0"):
+    with pytest.raises(ValueError, match=TABLE.format("n_layers", r"an int in the range "
+                                                      r"\[1, inf\)", "0")):
         DeepClassifier(DecisionTreeClassifier(), n_layers=0).fit(X, y > 0)
+
+
+@pytest.mark.parametrize("cls, obj, match", [
+    (CustomClassifier, LinearRegression(), "CustomClassifier: obj must be a classifier .* got "
+                                           r"the regressor LinearRegression\(\)"),
+    (DeepClassifier, DecisionTreeRegressor(), "DeepClassifier: obj must be a classifier"),
+    (CustomRegressor, LogisticRegression(), "CustomRegressor: obj must be a regressor .* got "
+                                            r"the classifier LogisticRegression\(\)"),
+    (DeepRegressor, DecisionTreeClassifier(), "DeepRegressor: obj must be a regressor"),
+    (CustomClassifier, CustomRegressor(LinearRegression()), "obj must be a classifier"),
+])
+def test_obj_of_the_wrong_kind_is_named(cls, obj, match):
+    """Issue 10 item 17: a regressor under a classifier (or the reverse) fails at fit with a
+    message naming both kinds, not deep inside obj.fit or with silently meaningless output."""
+    X, y = data(n=30)
+    with pytest.raises(ValueError, match=match):
+        cls(obj).fit(X, y > 0)

@@ -6,11 +6,12 @@ initialisation, the objective's scaling, the L2 term and the minibatching. The r
 accuracy on the digits, the estimator contract and errors.
 """
 import pickle
+import warnings
 
 import numpy as np
 import pytest
 from sklearn.base import clone
-from sklearn.exceptions import NotFittedError
+from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.model_selection import GridSearchCV
 from sklearn.utils.estimator_checks import check_estimator
 
@@ -196,19 +197,34 @@ def test_sklearn_check_estimator(model):
 
 
 # ---------------------------------------------------------------- errors
+# One constraints table per estimator (scikit-learn's parameter validation): every message names
+# the parameter, the estimator, the valid values and the value given.
+TABLE = r"The '{}' parameter of {} must be {}\. Got {} instead"
+POS_INT, POS_REAL = r"an int in the range \[1, inf\)", r"a float in the range \(0.0, inf\)"
+
+
 @pytest.mark.parametrize("model, match", [
-    (NeuralNetMLP(num_hidden=0), "num_hidden must be an integer >= 1, got 0"),
-    (NeuralNetMLP(num_epochs=2.5), "num_epochs must be an integer >= 1"),
-    (NeuralNetMLP(minibatch_size=True), "minibatch_size must be an integer >= 1"),
-    (NeuralNetMLP(learning_rate=-0.1), "learning_rate must be a positive number, got -0.1"),
-    (NeuralNetMLP(learning_rate=float("nan")), "learning_rate must be a positive number"),
-    (NeuralNetMLP(hidden_activation="tanh"), "hidden_activation must be one of"),
-    (NeuralNetMLP(random_seed="a"), "random_seed must be an int or None"),
-    (NeuralNetwork(n_hidden_neurons=-3), "n_hidden_neurons must be an integer >= 1"),
-    (NeuralNetwork(batch_size=0), "batch_size must be an integer >= 1"),
-    (NeuralNetwork(eta=0), "eta must be a positive number"),
-    (NeuralNetwork(lmbd=-1e-3), "lmbd must be a number >= 0"),
-    (NeuralNetwork(epochs=None), "epochs must be an integer >= 1, got None"),
+    (NeuralNetMLP(num_hidden=0), TABLE.format("num_hidden", "NeuralNetMLP", POS_INT, "0")),
+    (NeuralNetMLP(num_epochs=2.5), TABLE.format("num_epochs", "NeuralNetMLP", POS_INT, "2.5")),
+    (NeuralNetMLP(minibatch_size=0.5),
+     TABLE.format("minibatch_size", "NeuralNetMLP", POS_INT, "0.5")),
+    (NeuralNetMLP(learning_rate=-0.1),
+     TABLE.format("learning_rate", "NeuralNetMLP", POS_REAL, "-0.1")),
+    (NeuralNetMLP(learning_rate=float("nan")),
+     TABLE.format("learning_rate", "NeuralNetMLP", POS_REAL, "nan")),
+    (NeuralNetMLP(hidden_activation="tanh"),
+     TABLE.format("hidden_activation", "NeuralNetMLP", "a str among .*'relu'.*", "'tanh'")),
+    (NeuralNetMLP(random_seed="a"),
+     TABLE.format("random_seed", "NeuralNetMLP", "None or an int in the range .*", "'a'")),
+    (NeuralNetwork(n_hidden_neurons=-3),
+     TABLE.format("n_hidden_neurons", "NeuralNetwork", POS_INT, "-3")),
+    (NeuralNetwork(batch_size=0), TABLE.format("batch_size", "NeuralNetwork", POS_INT, "0")),
+    (NeuralNetwork(eta=0), TABLE.format("eta", "NeuralNetwork", POS_REAL, "0")),
+    (NeuralNetwork(lmbd=-1e-3),
+     TABLE.format("lmbd", "NeuralNetwork", r"a float in the range \[0.0, inf\)", "-0.001")),
+    (NeuralNetwork(epochs=None), TABLE.format("epochs", "NeuralNetwork", POS_INT, "None")),
+    (NeuralNetwork(random_state=-1),
+     TABLE.format("random_state", "NeuralNetwork", "None or an int in the range .*", "-1")),
 ])
 def test_bad_hyperparameters_are_named(model, match):
     X, y = np.zeros((6, 2)), np.array([0, 1, 0, 1, 0, 1])
@@ -238,5 +254,53 @@ def test_bad_data(cls):
 @pytest.mark.filterwarnings("ignore:overflow:RuntimeWarning", "ignore:invalid:RuntimeWarning")
 def test_divergence_is_an_error_not_nan():
     X, y = load_digits()
-    with pytest.raises(ValueError, match="diverged .*non-finite.*smaller"):
+    with pytest.raises(ValueError, match="NeuralNetwork: training produced non-finite parameter "
+                                         "weights .*smaller learning rate"):
         NeuralNetwork(eta=1e38, epochs=2).fit(X[:300], y[:300])
+
+
+# Issue 10 item 15: a run that learns nothing is signalled (MLPClassifier's two signals), never
+# a silent NaN model or constant predictions.
+@pytest.mark.filterwarnings("ignore:overflow:RuntimeWarning", "ignore:invalid:RuntimeWarning")
+@pytest.mark.parametrize("model, scale", [
+    (NeuralNetwork(eta=1e6, epochs=2), 1.0),
+    (NeuralNetMLP(learning_rate=1e6, num_epochs=2), 1.0),
+    (NeuralNetMLP(num_epochs=2), 1e38),
+], ids=["NeuralNetwork-lr1e6", "NeuralNetMLP-lr1e6", "NeuralNetMLP-x1e38"])
+def test_divergence_with_finite_weights_warns(model, scale):
+    X, y = load_digits()
+    X = X[:300].astype(np.float32) * np.float32(scale)
+    with pytest.warns(ConvergenceWarning, match=f"{type(model).__name__}: the last epoch's "
+                      "training loss .* is no better than predicting the class frequencies"):
+        model.fit(X, y[:300])
+    # what the warning is about: the model has learnt (next to) nothing
+    assert model.train_scores_[-1] < 0.5
+
+
+@pytest.mark.filterwarnings("ignore:overflow:RuntimeWarning", "ignore:invalid:RuntimeWarning")
+def test_divergence_on_huge_inputs_is_an_error():
+    X, y = load_digits()
+    with pytest.raises(ValueError, match="NeuralNetwork: training produced non-finite"):
+        NeuralNetwork(epochs=2).fit(X[:300].astype(np.float32) * np.float32(1e38), y[:300])
+
+
+@pytest.mark.parametrize("cls, params", [(NeuralNetMLP, dict(num_epochs=30, learning_rate=0.5,
+                                                               minibatch_size=20)),
+                                         (NeuralNetwork, dict(epochs=30, eta=0.01))])
+def test_healthy_training_does_not_warn(cls, params):
+    X, y = load_digits()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        model = cls(**params).fit(X[:500], y[:500])
+    assert model.score(X[:500], y[:500]) > 0.8
+
+
+def test_constant_baselines_match_a_constant_prediction():
+    """The warning's yardsticks are the losses of predicting the class frequencies."""
+    from tinygrad_nn.models._convergence import class_entropy, one_hot_constant_mse
+
+    y = np.array([0, 0, 0, 1, 2, 2])
+    p = np.bincount(y) / len(y)
+    onehot = np.eye(3)[y]
+    assert class_entropy(y, 3) == pytest.approx(-np.mean(np.log(p[y])), rel=1e-12)
+    assert one_hot_constant_mse(y, 3) == pytest.approx(np.mean((onehot - p) ** 2), rel=1e-12)

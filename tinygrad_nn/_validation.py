@@ -12,7 +12,7 @@ import numbers
 
 import numpy as np
 
-__all__ = ["check_int", "check_real", "check_choice", "check_bool", "check_pair",
+__all__ = ["check_int", "check_ints", "check_real", "check_choice", "check_bool", "check_pair",
            "check_float_dtype", "check_tensors", "check_same_shape", "as_generator",
            "as_random_state", "accept_torch_names", "TORCH_KEYWORDS"]
 
@@ -39,6 +39,18 @@ def check_int(name, value, low=None, high=None, owner=""):
             rule = "an integer"
         _fail(owner, name, rule, value)
     return int(value)
+
+
+def check_ints(name, value, low=1, owner=""):
+    """An int >= low or a non-empty sequence of them (layer sizes), as a tuple of ints."""
+    items = (value,) if _is_int(value) else value
+    try:
+        items = tuple(items)
+    except TypeError:
+        items = ()
+    if not items or not all(_is_int(v) and v >= low for v in items):
+        _fail(owner, name, f"an int >= {low} or a non-empty sequence of them", value)
+    return tuple(int(v) for v in items)
 
 
 def check_real(name, value, low=-math.inf, high=math.inf, closed="both", owner=""):
