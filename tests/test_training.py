@@ -243,3 +243,128 @@ def test_bad_input_raises_clear_errors():
         fit(step, opt, (X, y), epochs=1, batch_size=2, rng="seed")
     with pytest.raises(TypeError, match="step_loss must return a scalar Tensor, got float"):
         fit(lambda xb, yb: 0.5, opt, (X, y), epochs=1, batch_size=2, progress=False)
+
+
+def test_before_step_runs_between_backward_and_the_optimizer_step():
+    from tinygrad_nn.optim import clip_grad_norm_
+
+    X, y = regression_problem()
+    model = linear_model()
+    seen = []
+
+    def before_step():  # gradients are there, the weights not yet updated
+        seen.append((model.weight.grad.copy(), model.weight.data.copy()))
+
+    opt = SGD(model.parameters(), lr=0.05)
+    start = model.weight.data.copy()
+    fit(mse_step(model), opt, (X, y), epochs=1, batch_size=60, rng=0, progress=False,
+        before_step=before_step)
+    (grad, weight_then), = seen
+    np.testing.assert_array_equal(weight_then, start)
+    np.testing.assert_allclose(model.weight.data, start - 0.05 * grad, rtol=1e-6)
+    # clipping through before_step equals a hand-written loop that clips
+    a, b = linear_model(), linear_model()
+    fit(mse_step(a), SGD(a.parameters(), lr=0.1), (X, y), epochs=2, batch_size=7, rng=3,
+        progress=False, before_step=lambda: clip_grad_norm_(a.parameters(), 0.5))
+    opt_b, order_rng = SGD(b.parameters(), lr=0.1), np.random.default_rng(3)
+    for _ in range(2):
+        order = order_rng.permutation(len(X))
+        for start in range(0, len(X), 7):
+            idx = order[start:start + 7]
+            opt_b.zero_grad()
+            mse_step(b)(X[idx], y[idx]).backward()
+            clip_grad_norm_(b.parameters(), 0.5)
+            opt_b.step()
+    np.testing.assert_array_equal(a.weight.data, b.weight.data)
+    with pytest.raises(TypeError, match="before_step must be callable or None, got 3"):
+        fit(mse_step(a), opt_b, (X, y), epochs=1, batch_size=7, before_step=3)
+
+
+# ------------------------------------------------------------------ Ctrl-C inside a Numba kernel
+class _InterruptingMemo(dict):
+    """Stands in for numba's unpickle memo: the first lookup raises KeyboardInterrupt, as a
+    SIGINT handled while a compiled function boxes its result does."""
+
+    def __init__(self, real, after=0):
+        super().__init__(real)
+        self.after = after
+
+    def __getitem__(self, key):
+        if self.after == 0:
+            self.after = -1
+            raise KeyboardInterrupt
+        self.after -= 1
+        return super().__getitem__(key)
+
+
+@pytest.fixture
+def interrupt_in_kernel(monkeypatch):
+    """Make the next Numba kernel that returns an array hit a Ctrl-C while returning."""
+    from numba.core import config, serialize
+
+    if config.DISABLE_JIT:
+        pytest.skip("no compiled kernels under NUMBA_DISABLE_JIT")
+    logits = Tensor(np.random.default_rng(0).standard_normal((5, 3)), requires_grad=True)
+    F.cross_entropy(logits, np.arange(5) % 3).backward()  # compiled and memoised beforehand
+
+    def arm(after=0):
+        monkeypatch.setattr(serialize, "_unpickled_memo",
+                            _InterruptingMemo(serialize._unpickled_memo, after))
+    return arm
+
+
+def test_the_numba_mechanism_is_a_system_error_wrapping_the_interrupt(interrupt_in_kernel):
+    from tinygrad_nn._interrupt import interrupt_in
+    from tinygrad_nn.kernels import softmax as K
+
+    interrupt_in_kernel()
+    with pytest.raises(SystemError, match="returned a result with an exception set") as info:
+        K.cross_entropy_forward(np.zeros((2, 3)), np.zeros(2, np.int64))
+    assert isinstance(interrupt_in(info.value), KeyboardInterrupt)  # among its causes
+
+
+def test_ctrl_c_in_a_kernel_arrives_as_keyboard_interrupt_in_forward_and_backward(interrupt_in_kernel):
+    logits = Tensor(np.random.default_rng(1).standard_normal((4, 3)), requires_grad=True)
+    interrupt_in_kernel()
+    with pytest.raises(KeyboardInterrupt):
+        F.cross_entropy(logits, np.arange(4) % 3)
+    loss = F.cross_entropy(logits, np.arange(4) % 3)
+    interrupt_in_kernel()
+    with pytest.raises(KeyboardInterrupt):
+        loss.backward()
+
+
+def test_fit_stops_cleanly_when_ctrl_c_hits_a_kernel(interrupt_in_kernel):
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((40, 3)).astype(np.float32), rng.integers(0, 2, 40)
+    model = nn.Dense(3, 2, rng=0)
+    snapshots = []
+
+    def step_loss(xb, yb):
+        if len(snapshots) == 5:  # sixth batch: the kernel is interrupted while returning
+            interrupt_in_kernel()
+        snapshots.append(weights(model))
+        return F.cross_entropy(model(Tensor(xb)), yb)
+
+    hist = fit(step_loss, SGD(model.parameters(), lr=0.1), (X, y), epochs=10, batch_size=10,
+               rng=0, progress=False, module=model, early_stopping=True)
+    assert hist.stop_reason == "interrupted" and len(hist.loss) == 1
+    for k, v in weights(model).items():  # kept as they were when the interrupt came
+        np.testing.assert_array_equal(v, snapshots[-1][k])
+
+
+def test_a_system_error_without_an_interrupt_is_not_swallowed():
+    from tinygrad_nn.autograd import Function
+
+    class Broken(Function):
+        def forward(self, x):
+            raise SystemError("something else")
+
+        def backward(self, grad):
+            return grad
+
+    model = linear_model()
+    X, y = regression_problem(n=10)
+    with pytest.raises(SystemError, match="something else"):
+        fit(lambda xb, yb: Broken.apply(model(Tensor(xb))).sum(), SGD(model.parameters()),
+            (X, y), epochs=1, batch_size=5, progress=False)

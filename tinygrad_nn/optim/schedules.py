@@ -261,7 +261,9 @@ class OneCycleLR(LRScheduler):
     the first ``pct_start`` of ``total_steps``, then falls to ``start / final_div_factor``
     (``three_phase``: back to the start first, then down). With ``cycle_momentum`` the momentum
     (SGD, RMSprop) or ``betas[0]`` (Adam, AdamW) moves the other way, between ``max_momentum``
-    and ``base_momentum``. Stepping past ``total_steps`` raises ValueError, as in PyTorch.
+    and ``base_momentum``. Stepping past ``total_steps`` raises ValueError, as in PyTorch. The
+    rate after the last step extrapolates the last phase, as in PyTorch, except that it is
+    clipped at 0 where PyTorch's linear annealing goes negative.
 
     Parameters
     ----------
@@ -360,8 +362,8 @@ class OneCycleLR(LRScheduler):
             for n, (end_step, lr_keys, momentum_keys) in enumerate(phases):
                 if step <= end_step or n == len(phases) - 1:
                     pct = (step - start_step) / (end_step - start_step)
-                    lrs.append(self._anneal(getattr(self, lr_keys[0])[k],
-                                            getattr(self, lr_keys[1])[k], pct))
+                    lr = self._anneal(getattr(self, lr_keys[0])[k], getattr(self, lr_keys[1])[k], pct)
+                    lrs.append(max(lr, 0.0))  # step total_steps extrapolates; linear can go < 0
                     if self.cycle_momentum:
                         self._set_momentum(k, self._anneal(getattr(self, momentum_keys[0])[k],
                                                            getattr(self, momentum_keys[1])[k], pct))
