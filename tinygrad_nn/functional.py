@@ -1,20 +1,22 @@
 """Stateless ops users call directly: layers' maths, losses and activations."""
 import numpy as np
 
-from .autograd import Function
+from ._validation import accept_torch_names
 from .ops.conv import conv2d
-from .ops.loss import cross_entropy
 from .ops.embedding import embedding
+from .ops.loss import (binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy,
+                       l1_loss, mse_loss, nll_loss, smooth_l1_loss)
 from .ops.matmul import Linear
 from .ops.norm import batch_norm, layer_norm
 from .ops.pool import max_pool2d
 from .random import default_generator
-from .tensor import Tensor, as_array, where
+from .tensor import where
 
 __all__ = [
     "linear", "conv2d", "max_pool2d", "dropout", "cross_entropy", "batch_norm", "layer_norm",
     "embedding", "gelu", "silu", "where",
-    "binary_cross_entropy_with_logits", "mse_loss",
+    "binary_cross_entropy_with_logits", "mse_loss", "nll_loss", "l1_loss", "smooth_l1_loss",
+    "binary_cross_entropy",
     "relu", "sigmoid", "tanh", "leaky_relu", "elu", "softplus", "softmax", "log_softmax",
 ]
 
@@ -38,67 +40,45 @@ def dropout(x, p=0.5, training=True, rng=None):
     return x * (keep * (1.0 / (1.0 - p))).astype(x.dtype)
 
 
-def _target_like(target, logits, name):
-    t = as_array(target, logits.dtype)
-    if t.shape != logits.shape:
-        raise ValueError(f"{name}: target shape {t.shape} does not match input shape {logits.shape}")
-    return t
-
-
-class _BCEWithLogits(Function):
-    """Mean of max(x, 0) - x*t + log(1 + exp(-|x|)): stable for any logit."""
-
-    def forward(self, x, t):
-        self.x, self.t = x, t
-        loss = np.maximum(x, 0) - x * t + np.log1p(np.exp(-np.abs(x)))
-        return np.asarray(loss.mean(), dtype=x.dtype)
-
-    def backward(self, grad):
-        x = self.x
-        sig = np.exp(-np.logaddexp(0, -x)).astype(x.dtype)
-        return grad * (sig - self.t) / x.size, None
-
-
-def binary_cross_entropy_with_logits(logits, target):
-    """Mean binary cross-entropy of ``sigmoid(logits)`` against targets in [0, 1]."""
-    return _BCEWithLogits.apply(logits, Tensor._wrap(_target_like(target, logits, "binary_cross_entropy_with_logits"), False))
-
-
-def mse_loss(pred, target):
-    """Mean squared error over all elements."""
-    diff = pred - Tensor._wrap(_target_like(target, pred, "mse_loss"), False)
-    return (diff * diff).mean()
-
-
 def relu(x):
+    """Elementwise ``max(x, 0)``."""
     return x.relu()
 
 
 def sigmoid(x):
+    """Elementwise logistic function."""
     return x.sigmoid()
 
 
 def tanh(x):
+    """Elementwise hyperbolic tangent."""
     return x.tanh()
 
 
 def leaky_relu(x, slope=0.01):
+    """``x`` where positive, ``slope * x`` elsewhere."""
     return x.leaky_relu(slope)
 
 
 def elu(x, alpha=1.0):
+    """``x`` where positive, ``alpha * (exp(x) - 1)`` elsewhere."""
     return x.elu(alpha)
 
 
 def softplus(x):
+    """Elementwise ``log(1 + exp(x))``."""
     return x.softplus()
 
 
+@accept_torch_names
 def softmax(x, axis=-1):
+    """Softmax along ``axis`` (``dim=`` too)."""
     return x.softmax(axis)
 
 
+@accept_torch_names
 def log_softmax(x, axis=-1):
+    """Log-softmax along ``axis`` (``dim=`` too)."""
     return x.log_softmax(axis)
 
 

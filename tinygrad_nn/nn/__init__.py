@@ -9,10 +9,13 @@ from .activations import (ACTIVATIONS, ELU, GELU, Identity, Lambda, LeakyReLU, L
 from .containers import Sequential
 from .embedding import Embedding
 from .layers import Conv2D, Dense, Dropout, Flatten, MaxPool2D
+from .losses import (BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, MSELoss, NLLLoss,
+                     SmoothL1Loss)
 from .module import Module
 from .normalization import BatchNorm1D, BatchNorm2D, LayerNorm
 
 __all__ = ["Module", "Sequential", "Dense", "Conv2D", "MaxPool2D", "Flatten", "Dropout", "ReLU",
            "Tanh", "Sigmoid", "LeakyReLU", "ELU", "GELU", "SiLU", "Softplus", "Softmax",
            "LogSoftmax", "Identity", "Lambda", "BatchNorm1D", "BatchNorm2D", "LayerNorm",
-           "Embedding", "get_activation", "ACTIVATIONS", "init"]
+           "Embedding", "MSELoss", "L1Loss", "SmoothL1Loss", "NLLLoss", "CrossEntropyLoss",
+           "BCELoss", "BCEWithLogitsLoss", "get_activation", "ACTIVATIONS", "init"]
