@@ -237,6 +237,24 @@ def test_adaptive_rate_divides_by_five_before_stopping(digits):
     assert_same_fit(ours, theirs)
 
 
+@pytest.mark.parametrize("solver, learning_rate", [("adam", "constant"), ("sgd", "invscaling"),
+                                                    ("sgd", "adaptive")])
+def test_the_optimizer_is_configured_not_rewritten(digits, solver, learning_rate):
+    """scikit-learn's epsilon placement and velocity are optimizer options: after a fit with rate
+    changes the optimizer still holds the estimator's own hyperparameters, and the result is
+    scikit-learn's."""
+    X, y = digits
+    ours, theirs = fit_both(MLPClassifier, sk.MLPClassifier, X, y, hidden_layer_sizes=(8,),
+                            solver=solver, learning_rate=learning_rate, learning_rate_init=0.05,
+                            tol=0.5, n_iter_no_change=2, max_iter=12, random_state=0)
+    group = ours._optimizer.param_groups[0]
+    if solver == "adam":
+        assert group["eps"] == ours.epsilon and group["eps_placement"] == "raw"
+    else:
+        assert group["velocity"] == "step" and group["momentum"] == ours.momentum
+    assert_same_fit(ours, theirs)
+
+
 def test_early_stopping_restores_the_best_epoch(digits):
     X, y = digits
     params = dict(hidden_layer_sizes=(10,), early_stopping=True, n_iter_no_change=4,

@@ -301,9 +301,7 @@ def test_state_dict_resume_gives_identical_trajectory(cls, config, through_npz, 
     opt2.load_state_dict(saved)
     assert opt2.lr == config["lr"] / 2
     got = run(opt2, resumed, grads[3:])
-    for gs, ws in zip(got, want):
-        for g, w in zip(gs, ws):
-            np.testing.assert_array_equal(g, w)
+    assert_trajectories_close(got, want, rtol=0, atol=0)  # bit for bit
 
 
 def test_state_dict_is_a_copy():
@@ -519,9 +517,7 @@ def test_param_groups_equal_one_optimizer_per_group(cls, config):
             p.grad = g.copy()
             opt.step()
         want.append([p.data.copy() for p in separate])
-    for gs, ws in zip(got, want):
-        for g, w in zip(gs, ws):
-            np.testing.assert_array_equal(g, w)
+    assert_trajectories_close(got, want, rtol=0, atol=0)  # bit for bit
 
 
 @pytest.mark.parametrize("cls, config", [(cls, ALL[cls][0][-1]) for cls in ALL])
@@ -604,9 +600,7 @@ def test_param_groups_state_dict_round_trip_is_bit_identical(tmp_path):
     assert [dict(g, params=None) for g in opt2.param_groups] == \
         [dict(g, params=None) for g in opt.param_groups]
     got = run(opt2, resumed, grads[3:])
-    for gs, ws in zip(got, want):
-        for g, w in zip(gs, ws):
-            np.testing.assert_array_equal(g, w)
+    assert_trajectories_close(got, want, rtol=0, atol=0)  # bit for bit
 
 
 def test_optimizers_pickle_with_their_groups():
@@ -1009,3 +1003,9 @@ def test_clip_grad_norm_errors():
         clip_grad_norm_(p, 1.0, norm_type=0)
     with pytest.raises(TypeError, match=r"params\[0\] must be a Tensor, got ndarray"):
         clip_grad_norm_([np.ones(3)], 1.0)
+
+
+def test_clip_grad_norm_is_also_nn_utils_clip_grad_norm_():
+    from tinygrad_nn import nn
+
+    assert nn.utils.clip_grad_norm_ is clip_grad_norm_

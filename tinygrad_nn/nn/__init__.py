@@ -3,7 +3,7 @@
     from tinygrad_nn import nn
     model = nn.Sequential(nn.Dense(4, 16, rng=0), nn.ReLU(), nn.Dense(16, 3, rng=1))
 """
-from . import init
+from . import init, utils
 from .activations import (ACTIVATIONS, ELU, GELU, Identity, Lambda, LeakyReLU, LogSoftmax, ReLU,
                           Sigmoid, SiLU, Softmax, Softplus, Tanh, get_activation)
 from .containers import Sequential
