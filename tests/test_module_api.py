@@ -171,3 +171,10 @@ def test_activation_modules_against_pytorch():
         y.backward(g), ty.backward(torch.tensor(g))
         np.testing.assert_allclose(y.data, ty.detach().numpy(), rtol=1e-12, atol=1e-15, err_msg=repr(ours))
         np.testing.assert_allclose(X.grad, TX.grad.numpy(), rtol=1e-10, atol=1e-15, err_msg=repr(ours))
+
+
+def test_pytorch_spellings_are_plain_aliases():
+    assert nn.BatchNorm1d is nn.BatchNorm1D and nn.BatchNorm2d is nn.BatchNorm2D
+    assert nn.Conv2d is nn.Conv2D and nn.MaxPool2d is nn.MaxPool2D
+    assert Tensor.cat is Tensor.concatenate and Tensor.view is Tensor.reshape
+    assert all(name in nn.__all__ for name in ("BatchNorm1d", "BatchNorm2d", "Conv2d", "MaxPool2d"))

@@ -18,4 +18,12 @@ __all__ = ["Module", "Sequential", "Dense", "Conv2D", "MaxPool2D", "Flatten", "D
            "Tanh", "Sigmoid", "LeakyReLU", "ELU", "GELU", "SiLU", "Softplus", "Softmax",
            "LogSoftmax", "Identity", "Lambda", "BatchNorm1D", "BatchNorm2D", "LayerNorm",
            "Embedding", "MSELoss", "L1Loss", "SmoothL1Loss", "NLLLoss", "CrossEntropyLoss",
-           "BCELoss", "BCEWithLogitsLoss", "get_activation", "ACTIVATIONS", "init"]
+           "BCELoss", "BCEWithLogitsLoss", "get_activation",
+           "BatchNorm1d", "BatchNorm2d", "Conv2d", "MaxPool2d", "ACTIVATIONS", "init"]
+
+# PyTorch's spellings: plain aliases of the one implementation each (README, "PyTorch names and
+# ours", lists them all).
+BatchNorm1d = BatchNorm1D
+BatchNorm2d = BatchNorm2D
+Conv2d = Conv2D
+MaxPool2d = MaxPool2D
