@@ -14,7 +14,8 @@ import numpy as np
 
 __all__ = ["check_int", "check_ints", "check_real", "check_choice", "check_bool", "check_pair",
            "check_float_dtype", "check_tensors", "check_same_shape", "as_generator",
-           "as_random_state", "accept_torch_names", "TORCH_KEYWORDS"]
+           "as_random_state", "accept_torch_names", "TORCH_KEYWORDS", "check_kernel_arrays",
+           "check_kernel_indices"]
 
 
 def _fail(owner, name, rule, value, error=ValueError):
@@ -167,3 +168,41 @@ def accept_torch_names(fn):
         return fn(*args, **kwargs)
 
     return wrapper
+
+
+def check_kernel_arrays(owner, ndim=None, shape=None, dtype=None, **arrays):
+    """A kernel's entry check: each array is a C-contiguous float32/float64 ndarray with the
+    shape and dtype of the first one (or the ``shape``/``dtype`` given), and ``ndim`` axes when
+    given. TypeError for a wrong kind or dtype, ValueError for a wrong shape or layout."""
+    first_name, first = next(iter(arrays.items()))
+    if shape is None and type(first) is np.ndarray:
+        shape, shape_of = first.shape, f"{first_name} has shape {first.shape}"
+    else:
+        shape_of = f"expected {tuple(shape)}" if shape is not None else ""
+    for name, a in arrays.items():
+        if type(a) is not np.ndarray:
+            raise TypeError(f"{owner}: {name} must be an ndarray, got {type(a).__name__}")
+        if a.dtype.type not in (np.float32, np.float64):
+            raise TypeError(f"{owner}: {name} must be float32 or float64, got {a.dtype}")
+        want = first.dtype if dtype is None else np.dtype(dtype)
+        if a.dtype != want:
+            raise TypeError(f"{owner}: {name} has dtype {a.dtype}, expected {want}")
+        if ndim is not None and a.ndim != ndim:
+            raise ValueError(f"{owner}: {name} must be {ndim}-D, got shape {a.shape}")
+        if a.shape != tuple(shape):
+            raise ValueError(f"{owner}: {name} has shape {a.shape}, {shape_of}")
+        if not a.flags.c_contiguous:
+            raise ValueError(f"{owner}: {name} must be C-contiguous")
+
+
+def check_kernel_indices(owner, name, index, length, bound):
+    """A kernel's entry check for class indices: an int64 (length,) ndarray in [0, bound)."""
+    if type(index) is not np.ndarray or index.dtype != np.int64:
+        kind = index.dtype if isinstance(index, np.ndarray) else type(index).__name__
+        raise TypeError(f"{owner}: {name} must be an int64 ndarray, got {kind}")
+    if index.shape != (length,):
+        raise ValueError(f"{owner}: {name} has shape {index.shape}, expected ({length},)")
+    if length and (index.min() < 0 or index.max() >= bound):
+        bad = index[(index < 0) | (index >= bound)]
+        raise ValueError(f"{owner}: {name} values {np.unique(bad)[:5].tolist()} are out of "
+                         f"range [0, {bound})")

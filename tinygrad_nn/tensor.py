@@ -450,7 +450,8 @@ class Tensor:
         """Merge the axes from ``start_axis`` on into one (``start_dim=`` too)."""
         shape = self.shape
         start_axis = min(start_axis, max(self.ndim - 1, 0))
-        return V.Reshape.apply(self, shape=tuple(shape[:start_axis]) + (-1,))
+        merged = int(np.prod(shape[start_axis:], dtype=np.int64))  # not -1: (0, 0) is ambiguous
+        return V.Reshape.apply(self, shape=tuple(shape[:start_axis]) + (merged,))
 
     def __getitem__(self, index):
         """numpy indexing. A Tensor index follows numpy on its values: bool values select

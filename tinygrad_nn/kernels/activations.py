@@ -7,8 +7,10 @@ ignored by the others). ``_elementwise`` turns such a pair into the array kernel
     forward(x, param) -> y                      same shape and dtype as x, a new array
     backward(x, y, grad, param) -> grad * df    dL/dx, a new array of x's dtype
 
-for C-contiguous arrays of any shape. Against numpy expressions this saves the temporaries and
-passes (backward is one loop instead of three), and ``vecmath`` keeps the loops SIMD.
+for C-contiguous float32/float64 arrays of any shape (0-d included), all of x's shape and
+dtype: checked before the loop runs, so it never reads or writes past an array. Against numpy
+expressions this saves the temporaries and passes (backward is one loop instead of three), and
+``vecmath`` keeps the loops SIMD.
 
 The scalar functions are ``register_jitable`` (plain module functions that Numba can call), not
 ``njit`` dispatchers: Numba keys a closure's cache entry on the pickled closure variables, and
@@ -19,9 +21,11 @@ import numpy as np
 from . import njit  # numba.njit with a cache that degrades safely
 from numba.extending import register_jitable
 
+from .._validation import check_kernel_arrays
 from .vecmath import exp, expm1, log1p_unit, tanh
 
 _JIT = dict(cache=True, error_model="numpy", fastmath={"contract"})
+_FLOATS = (np.float32, np.float64)
 
 
 def _elementwise(f, df):
@@ -44,12 +48,21 @@ def _elementwise(f, df):
     # Outputs come from numpy, not from Numba's allocator: numpy asks for transparent huge
     # pages, and Numba's malloc'd megabyte-sized arrays measured up to 40x slower on this VM
     # (glibc handing the memory back and page-faulting it in again on every call).
+    name = f.__name__.strip("_")
+
     def forward(x, param):
+        if type(x) is not np.ndarray or x.dtype.type not in _FLOATS or not x.flags.c_contiguous:
+            check_kernel_arrays(f"{name} forward", x=x)
         out = np.empty_like(x)
         forward_into(x, param, out)
         return out
 
     def backward(x, y, grad, param):
+        if (type(x) is not np.ndarray or type(y) is not np.ndarray or type(grad) is not np.ndarray
+                or x.shape != y.shape or x.shape != grad.shape or x.dtype.type not in _FLOATS
+                or x.dtype != y.dtype or x.dtype != grad.dtype or not x.flags.c_contiguous
+                or not y.flags.c_contiguous or not grad.flags.c_contiguous):
+            check_kernel_arrays(f"{name} backward", x=x, y=y, grad=grad)
         out = np.empty_like(x)
         backward_into(x, y, grad, param, out)
         return out

@@ -4,7 +4,8 @@ Every row is shifted by its maximum before ``exp``, so no logit overflows; a row
 is not finite is left unshifted (as scipy does), so an all -inf row has logsumexp -inf.
 Logarithms are taken as log1p of the sum without the maximum's term (exactly 1), which keeps
 the digits of losses and log-probabilities near 0. The caller moves the axis last and
-reshapes; cross-entropy targets arrive validated.
+reshapes. The public functions check their arrays' kind, shape, dtype and layout, and the
+targets' range, before a loop runs: no kernel reads or writes past an array.
 
 Each row is a few separate loops (max, exp, sum) rather than one: the exp loop vectorises, and
 the sums get ``reassoc`` so LLVM may reorder (and vectorise) them. That flag stays off the exp
@@ -15,6 +16,7 @@ fused one-loop version was 4x slower than numpy; this one matches it, and beats 
 import numpy as np
 from . import njit  # numba.njit with a cache that degrades safely
 
+from .._validation import check_kernel_arrays, check_kernel_indices
 from .vecmath import exp
 
 _JIT = dict(cache=True, error_model="numpy", fastmath={"contract"})
@@ -75,7 +77,7 @@ def _exp_row(row, out):
 
 
 @njit(**_JIT)
-def softmax_forward(x):
+def _softmax_forward(x):
     """exp(x) / sum(exp(x)) along each row."""
     out = np.empty_like(x)
     one = x.dtype.type(1)
@@ -86,7 +88,7 @@ def softmax_forward(x):
 
 
 @njit(**_JIT)
-def softmax_backward(y, grad):
+def _softmax_backward(y, grad):
     """dL/dx = y * (grad - sum(grad * y)) per row."""
     out = np.empty_like(y)
     for i in range(y.shape[0]):
@@ -98,7 +100,7 @@ def softmax_backward(y, grad):
 
 
 @njit(**_JIT)
-def log_softmax_forward(x):
+def _log_softmax_forward(x):
     """x - logsumexp(x) along each row."""
     out = np.empty_like(x)
     for i in range(x.shape[0]):
@@ -111,7 +113,7 @@ def log_softmax_forward(x):
 
 
 @njit(**_JIT)
-def log_softmax_backward(y, grad):
+def _log_softmax_backward(y, grad):
     """dL/dx = grad - exp(y) * sum(grad) per row."""
     out = np.empty_like(y)
     for i in range(y.shape[0]):
@@ -123,7 +125,7 @@ def log_softmax_backward(y, grad):
 
 
 @njit(**_JIT)
-def logsumexp_forward(x):
+def _logsumexp_forward(x):
     """log(sum(exp(x))) of each row, shape (n,)."""
     out = np.empty(x.shape[0], dtype=x.dtype)
     scratch = np.empty(x.shape[1], dtype=x.dtype)
@@ -134,7 +136,7 @@ def logsumexp_forward(x):
 
 
 @njit(**_JIT)
-def cross_entropy_forward(logits, target):
+def _cross_entropy_forward(logits, target):
     """Per-row loss -log softmax(logits)[target], and the softmax itself (kept for backward)."""
     n = logits.shape[0]
     loss = np.empty(n, dtype=logits.dtype)
@@ -148,7 +150,7 @@ def cross_entropy_forward(logits, target):
 
 
 @njit(**_JIT)
-def cross_entropy_backward(probs, target, grad):
+def _cross_entropy_backward(probs, target, grad):
     """dL/dlogits = (probs - onehot(target)) * grad[row]."""
     out = np.empty_like(probs)
     for i in range(probs.shape[0]):
@@ -157,3 +159,50 @@ def cross_entropy_backward(probs, target, grad):
             oi[j] = pi[j] * g
         oi[target[i]] -= g
     return out
+
+
+# ---------------------------------------------------------------- checked entry points
+def softmax_forward(x):
+    """exp(x) / sum(exp(x)) along each row of a 2-D array."""
+    check_kernel_arrays("softmax_forward", ndim=2, x=x)
+    return _softmax_forward(x)
+
+
+def softmax_backward(y, grad):
+    """dL/dx = y * (grad - sum(grad * y)) per row, from the softmax output ``y``."""
+    check_kernel_arrays("softmax_backward", ndim=2, y=y, grad=grad)
+    return _softmax_backward(y, grad)
+
+
+def log_softmax_forward(x):
+    """x - logsumexp(x) along each row of a 2-D array."""
+    check_kernel_arrays("log_softmax_forward", ndim=2, x=x)
+    return _log_softmax_forward(x)
+
+
+def log_softmax_backward(y, grad):
+    """dL/dx = grad - exp(y) * sum(grad) per row, from the log-softmax output ``y``."""
+    check_kernel_arrays("log_softmax_backward", ndim=2, y=y, grad=grad)
+    return _log_softmax_backward(y, grad)
+
+
+def logsumexp_forward(x):
+    """log(sum(exp(x))) of each row of a 2-D array, shape (n,)."""
+    check_kernel_arrays("logsumexp_forward", ndim=2, x=x)
+    return _logsumexp_forward(x)
+
+
+def cross_entropy_forward(logits, target):
+    """Per-row loss -log softmax(logits)[target] and the softmax; ``target`` int64 in [0, k)."""
+    check_kernel_arrays("cross_entropy_forward", ndim=2, logits=logits)
+    check_kernel_indices("cross_entropy_forward", "target", target, *logits.shape)
+    return _cross_entropy_forward(logits, target)
+
+
+def cross_entropy_backward(probs, target, grad):
+    """dL/dlogits = (probs - onehot(target)) * grad[row]."""
+    check_kernel_arrays("cross_entropy_backward", ndim=2, probs=probs)
+    check_kernel_indices("cross_entropy_backward", "target", target, *probs.shape)
+    check_kernel_arrays("cross_entropy_backward", shape=probs.shape[:1], dtype=probs.dtype,
+                        grad=grad)
+    return _cross_entropy_backward(probs, target, grad)

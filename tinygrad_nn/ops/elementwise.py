@@ -198,7 +198,8 @@ class Activation(Function):
         return self.out
 
     def backward(self, grad):
-        return self.bwd(self.a, self.out, contiguous(grad), self.param)
+        return self.bwd(self.a, self.out, contiguous(grad.astype(self.a.dtype, copy=False)),
+                        self.param)
 
 
 class Where(Function):
@@ -224,6 +225,8 @@ class Where(Function):
 
 class Cast(Function):
     """A float-to-float dtype change; the gradient is cast back to the input's dtype."""
+
+    saves_inputs = False
 
     def forward(self, a, dtype):
         self.dtype = a.dtype

@@ -32,7 +32,7 @@ class CrossEntropy(Function):
     def backward(self, grad):
         n, dtype = len(self.target), self.probs.dtype
         if self.reduction == "none":
-            per_row = grad.astype(dtype, copy=False)
+            per_row = np.ascontiguousarray(grad, dtype=dtype)  # a broadcast view from sum()
         else:
             scale = grad / n if self.reduction == "mean" else grad
             per_row = np.full(n, scale, dtype=dtype)

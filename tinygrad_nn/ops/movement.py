@@ -118,7 +118,7 @@ class Pad(Function):
         if (widths < 0).any():
             raise ValueError(f"pad: pad_width must be non-negative, got {pad_width}")
         self.slices = tuple(slice(lo, lo + n) for (lo, _), n in zip(widths, a.shape))
-        return np.pad(a, widths)
+        return np.pad(a, widths) if a.ndim else a.copy()  # a 0-d tensor has no side to pad
 
     def backward(self, grad):
         return grad[self.slices]
@@ -126,6 +126,8 @@ class Pad(Function):
 
 class Expand(Function):
     """Broadcast to a larger ``shape`` (a read-only view); the gradient sums back over the copies."""
+
+    saves_inputs = False
 
     def forward(self, a, shape):
         self.shape = a.shape
@@ -141,6 +143,8 @@ class Expand(Function):
 
 class Clone(Function):
     """A copy of the data that stays in the graph (the gradient passes through unchanged)."""
+
+    saves_inputs = False
 
     def forward(self, a):
         return a.copy()

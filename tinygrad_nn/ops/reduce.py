@@ -1,4 +1,6 @@
 """Reductions and normalisations along an axis: sum/mean, max, logsumexp, softmax, log_softmax."""
+import math
+
 import numpy as np
 
 from ..autograd import Function
@@ -16,6 +18,11 @@ def _axes(axis, ndim):
             raise ValueError(f"axis {ax} is out of bounds for a tensor with {ndim} dimensions")
         out.append(int(ax) % max(ndim, 1))
     return tuple(sorted(set(out)))
+
+
+def _count(shape, axes):
+    """How many elements each output of a reduction over ``axes`` combines."""
+    return math.prod(shape[i] for i in axes)
 
 
 def _expand(grad, shape, axes, keepdims):
@@ -36,8 +43,11 @@ class Sum(Function):
         out = a.sum(axis=self.axes, keepdims=keepdims)
         self.scale = None
         if mean:
-            count = int(np.prod([a.shape[i] for i in self.axes]))
-            self.scale = 1.0 / count if count else np.nan
+            count = _count(a.shape, self.axes)
+            if count == 0:
+                raise ValueError(f"mean: the mean over 0 elements is undefined (tensor of shape "
+                                 f"{a.shape}, reduced axes {self.axes})")
+            self.scale = 1.0 / count
             out = out * out.dtype.type(self.scale)
         return np.asarray(out, dtype=a.dtype)
 
@@ -53,10 +63,11 @@ class Max(Function):
     saves_inputs = False
 
     def forward(self, a, axis=None, keepdims=False):
-        if a.size == 0:
-            raise ValueError(f"max: cannot reduce an empty tensor of shape {a.shape}")
         self.shape, self.keepdims = a.shape, keepdims
         self.axes = _axes(axis, a.ndim) if a.ndim else ()
+        if _count(a.shape, self.axes) == 0:
+            raise ValueError(f"max: cannot reduce over an empty axis (tensor of shape {a.shape}, "
+                             f"reduced axes {self.axes}): the maximum of nothing is undefined")
         full = a.max(axis=self.axes, keepdims=True)
         self.mask = a == full
         self.count = self.mask.sum(axis=self.axes, keepdims=True)
@@ -68,9 +79,11 @@ class Max(Function):
 
 
 def _rows(a, axis):
-    """View ``a`` as 2-D rows with ``axis`` last (contiguous, as the kernels want)."""
+    """View ``a`` as 2-D rows with ``axis`` last (contiguous, as the kernels want); empty
+    shapes give empty rows (n, 0) or (0, k)."""
     moved = np.moveaxis(a, axis, -1)
-    return np.ascontiguousarray(moved).reshape(-1, a.shape[axis] if a.ndim else 1), moved.shape
+    rows = np.ascontiguousarray(moved).reshape(math.prod(moved.shape[:-1]), moved.shape[-1])
+    return rows, moved.shape
 
 
 def _unrows(rows, moved_shape, axis):
@@ -99,7 +112,7 @@ class _AlongAxis(Function):
 
     def backward(self, grad):
         g = grad.reshape(1) if self.scalar else grad
-        g_rows, _ = _rows(g, self.axis)
+        g_rows, _ = _rows(g.astype(self.out_rows.dtype, copy=False), self.axis)
         out = _unrows(type(self).backward_kernel(self.out_rows, g_rows), self.moved_shape, self.axis)
         return out.reshape(()) if self.scalar else out
 
@@ -115,26 +128,35 @@ class LogSoftmax(_AlongAxis):
 
 
 class LogSumExp(Function):
-    """log(sum(exp(a))) over one axis (or all, with ``axis=None``), without overflow."""
+    """log(sum(exp(a))) over one axis (or all, with ``axis=None``), without overflow.
+
+    The gradient is softmax(a), computed from the rows by the stable kernel: exact at any
+    magnitude (``exp(a - logsumexp(a))`` loses everything once the log's digits round away).
+    An empty axis gives -inf (the log of an empty sum), with a zero-size gradient.
+    """
 
     def forward(self, a, axis=None, keepdims=False):
         self.shape, self.keepdims = a.shape, keepdims
-        if axis is None:
-            self.axes = tuple(range(a.ndim))
-            rows = np.ascontiguousarray(a).reshape(1, -1)
-            out = K.logsumexp_forward(rows).reshape(())
+        if axis is None or a.ndim == 0:
+            if axis is not None:
+                _axes(axis, 1)  # a 0-d tensor has one implicit axis: 0 or -1, as softmax
+            self.axes, self.axis = tuple(range(a.ndim)), None
+            self.rows = np.ascontiguousarray(a).reshape(1, a.size)
+            out = K.logsumexp_forward(self.rows).reshape(())
             full = out.reshape((1,) * a.ndim)
         else:
             self.axes = _axes(axis, a.ndim)
             if len(self.axes) != 1:
                 raise ValueError(f"logsumexp: axis must be None or one axis, got {axis}")
-            ax = self.axes[0]
-            rows, moved = _rows(a, ax)
-            out = K.logsumexp_forward(rows).reshape(moved[:-1])
-            full = np.expand_dims(out, ax)
-        self.a, self.full = a, full
+            self.axis = self.axes[0]
+            self.rows, self.moved = _rows(a, self.axis)
+            out = K.logsumexp_forward(self.rows).reshape(self.moved[:-1])
+            full = np.expand_dims(out, self.axis)
         return full if keepdims else out
 
     def backward(self, grad):
         g = _expand(grad, self.shape, self.axes, self.keepdims)
-        return g * np.exp(self.a - self.full)
+        soft = K.softmax_forward(self.rows)
+        if self.axis is None:
+            return g * soft.reshape(self.shape)
+        return g * _unrows(soft, self.moved, self.axis)
