@@ -291,7 +291,7 @@ def test_empty_reductions_raise():
     assert empty.max(axis=1).shape == (0,)
     import tinygrad_nn.functional as F
 
-    with pytest.raises(ValueError, match=r"mse_loss: the mean over an empty input \(shape \(0, 3\)\)"):
+    with pytest.raises(ValueError, match=r"mse_loss: the mean over an empty input is undefined"):
         F.mse_loss(empty, np.zeros((0, 3)))
 
 
