@@ -368,3 +368,22 @@ def test_a_system_error_without_an_interrupt_is_not_swallowed():
     with pytest.raises(SystemError, match="something else"):
         fit(lambda xb, yb: Broken.apply(model(Tensor(xb))).sum(), SGD(model.parameters()),
             (X, y), epochs=1, batch_size=5, progress=False)
+
+
+def test_history_pickles_and_an_old_pickle_still_loads():
+    import pickle
+
+    from tinygrad_nn.training import History
+
+    X, y = regression_problem()
+    model = linear_model()
+    hist = fit(mse_step(model), SGD(model.parameters(), lr=0.05), (X, y), epochs=3,
+               batch_size=10, rng=0, progress=False)
+    copy = pickle.loads(pickle.dumps(hist))
+    assert copy.loss == hist.loss and copy.best_score == hist.best_score
+    old = History.__new__(History)  # the fields a History had before it held a Plateau
+    old.__setstate__({"loss": [1.0, 0.5], "metrics": {}, "best_epoch": 1,
+                      "stop_reason": "max_epochs", "best_score": -0.5, "bad_epochs": 0})
+    again = fit(mse_step(model), SGD(model.parameters(), lr=0.05), (X, y), epochs=1,
+                batch_size=10, rng=0, progress=False, history=old)
+    assert again.epochs == 3 and again.plateau.best >= -0.5

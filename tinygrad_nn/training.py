@@ -46,6 +46,16 @@ class History:
     stop_reason: str = "max_epochs"
     plateau: Plateau = field(default_factory=lambda: Plateau("max"))
 
+    def __setstate__(self, state):
+        """Unpickle, also a History saved before ``plateau`` existed (``best_score`` and
+        ``bad_epochs`` fields)."""
+        if "plateau" not in state:
+            plateau = Plateau("max")
+            plateau.best = state.pop("best_score", -float("inf"))
+            plateau.num_bad_epochs = state.pop("bad_epochs", 0)
+            state["plateau"] = plateau
+        self.__dict__.update(state)
+
     @property
     def epochs(self) -> int:
         """Number of completed epochs recorded."""

@@ -58,6 +58,7 @@ class ParamGroup(dict):
         return self[key]
 
     def _refuse(self, *args, **kwargs):
+        """Refused: a group's keys are fixed (TypeError)."""
         raise TypeError("param group keys cannot be removed")
 
     __delitem__ = pop = popitem = clear = _refuse
