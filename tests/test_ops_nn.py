@@ -13,34 +13,51 @@ from tinygrad_nn import Tensor
 from tinygrad_nn.testing import gradcheck
 
 
-def reference_conv2d(x, w, b, stride, padding):
-    """Cross-correlation with scipy, one (image, out channel, in channel) at a time."""
-    (sh, sw), (ph, pw) = stride, padding
-    xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+def reference_conv2d(x, w, b, stride, padding, dilation=(1, 1), groups=1):
+    """Cross-correlation with scipy, one (image, out channel, in channel) at a time; the kernel
+    is dilated by inserting zeros; ``padding`` is (h, w) or (top, bottom, left, right)."""
+    (sh, sw), (dh, dw) = stride, dilation
+    pads = padding if len(padding) == 4 else (padding[0], padding[0], padding[1], padding[1])
+    xp = np.pad(x, ((0, 0), (0, 0), pads[:2], pads[2:]))
+    O, Cg, kh, kw = w.shape
+    wd = np.zeros((O, Cg, dh * (kh - 1) + 1, dw * (kw - 1) + 1))
+    wd[:, :, ::dh, ::dw] = w
+    Og = O // groups
     out = []
     for img in xp:
-        maps = [sum(correlate(img[c], w[o, c], mode="valid") for c in range(x.shape[1]))
-                + (0 if b is None else b[o]) for o in range(w.shape[0])]
+        maps = [sum(correlate(img[o // Og * Cg + c], wd[o, c], mode="valid") for c in range(Cg))
+                + (0 if b is None else b[o]) for o in range(O)]
         out.append(np.stack(maps)[:, ::sh, ::sw])
     return np.stack(out)
 
 
+def reference_pool2d(x, kernel, stride, padding=(0, 0), kind="max"):
+    """Max (-inf padding) or mean (zero padding counted) over sliding windows, with numpy."""
+    fill = -np.inf if kind == "max" else 0.0
+    xp = np.pad(x, ((0, 0), (0, 0), (padding[0],) * 2, (padding[1],) * 2), constant_values=fill)
+    windows = sliding_window_view(xp, kernel, axis=(2, 3))[:, :, ::stride[0], ::stride[1]]
+    return windows.max(axis=(-2, -1)) if kind == "max" else windows.mean(axis=(-2, -1))
+
+
 def reference_max_pool2d(x, kernel, stride):
-    windows = sliding_window_view(x, kernel, axis=(2, 3))
-    return windows[:, :, ::stride[0], ::stride[1]].max(axis=(-2, -1))
+    return reference_pool2d(x, kernel, stride)
 
 
 @st.composite
 def conv_cases(draw):
-    n, c, o = draw(st.integers(1, 2)), draw(st.integers(1, 3)), draw(st.integers(1, 3))
-    h, w = draw(st.integers(1, 6)), draw(st.integers(1, 6))
+    """Random conv2d arguments, strides, dilations and groups included, that fit together."""
+    groups = draw(st.integers(1, 3))
+    n, c, o = draw(st.integers(1, 2)), groups * draw(st.integers(1, 2)), groups * draw(st.integers(1, 2))
+    h, w = draw(st.integers(1, 7)), draw(st.integers(1, 7))
     ph, pw = draw(st.integers(0, 2)), draw(st.integers(0, 2))
-    kh, kw = draw(st.integers(1, min(4, h + 2 * ph))), draw(st.integers(1, min(4, w + 2 * pw)))
+    dh, dw = draw(st.integers(1, 2)), draw(st.integers(1, 2))
+    kh = draw(st.integers(1, max(1, min(4, (h + 2 * ph - 1) // dh + 1))))
+    kw = draw(st.integers(1, max(1, min(4, (w + 2 * pw - 1) // dw + 1))))
     stride = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
     bias = rng.standard_normal(o) if draw(st.booleans()) else None
-    return (rng.standard_normal((n, c, h, w)), rng.standard_normal((o, c, kh, kw)), bias, stride,
-            (ph, pw))
+    return (rng.standard_normal((n, c, h, w)), rng.standard_normal((o, c // groups, kh, kw)), bias,
+            stride, (ph, pw), (dh, dw), groups)
 
 
 def tensors_of(*arrays, dtype=np.float64, requires_grad=True):
@@ -51,28 +68,46 @@ def tensors_of(*arrays, dtype=np.float64, requires_grad=True):
 # ---------------------------------------------------------------- conv2d
 
 
-@settings(max_examples=30)
+@settings(max_examples=40)
 @given(case=conv_cases())
 def test_conv2d_matches_scipy_correlate(case):
-    x, w, b, stride, padding = case
-    got = F.conv2d(*tensors_of(x, w, b), stride=stride, padding=padding)
-    np.testing.assert_allclose(got.data, reference_conv2d(x, w, b, stride, padding),
+    x, w, b, stride, padding, dilation, groups = case
+    got = F.conv2d(*tensors_of(x, w, b), stride=stride, padding=padding, dilation=dilation,
+                   groups=groups)
+    np.testing.assert_allclose(got.data, reference_conv2d(x, w, b, stride, padding, dilation, groups),
                                rtol=1e-10, atol=1e-12)
 
 
-@settings(max_examples=20)
+@settings(max_examples=25)
 @given(case=conv_cases())
 def test_conv2d_gradients_match_finite_differences(case):
-    x, w, b, stride, padding = case
+    x, w, b, stride, padding, dilation, groups = case
     inputs = [a for a in (x, w, b) if a is not None]
-    out_shape = F.conv2d(*tensors_of(x, w, b), stride=stride, padding=padding).shape
+    kw = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
+    out_shape = F.conv2d(*tensors_of(x, w, b), **kw).shape
     weights = Tensor(np.random.default_rng(0).standard_normal(out_shape))
 
     def loss(*args):
         bias = args[2] if b is not None else None
-        return (F.conv2d(args[0], args[1], bias, stride=stride, padding=padding) * weights).sum()
+        return (F.conv2d(args[0], args[1], bias, **kw) * weights).sum()
 
     gradcheck(loss, *inputs)
+
+
+@pytest.mark.parametrize("kernel, dilation", [((3, 3), (1, 1)), ((2, 4), (1, 1)), ((3, 2), (2, 3)),
+                                              ((1, 1), (1, 1))])
+def test_conv2d_same_padding_keeps_size_and_matches_explicit_padding(kernel, dilation):
+    rng = np.random.default_rng(4)
+    x, w = rng.standard_normal((2, 2, 6, 7)), rng.standard_normal((3, 2) + kernel)
+    got = F.conv2d(*tensors_of(x, w), padding="same", dilation=dilation)
+    assert got.shape == (2, 3, 6, 7)
+    # the total padding d*(k-1) split with the extra pixel at the bottom/right, as PyTorch
+    pads = tuple(p for k, d in zip(kernel, dilation) for p in (d * (k - 1) // 2, d * (k - 1) - d * (k - 1) // 2))
+    np.testing.assert_allclose(got.data, reference_conv2d(x, w, None, (1, 1), pads, dilation),
+                               rtol=1e-10, atol=1e-12)
+    valid = F.conv2d(*tensors_of(x, w), padding="valid", dilation=dilation)
+    np.testing.assert_allclose(valid.data, reference_conv2d(x, w, None, (1, 1), (0, 0), dilation),
+                               rtol=1e-10, atol=1e-12)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -112,10 +147,24 @@ def test_conv2d_non_contiguous_input():
     ((2, 3, 5, 5), (4, 3, 3), {}, r"conv2d: input must be 4-D.*\(4, 3, 3\)"),
     ((2, 3, 5, 5), (4, 2, 3, 3), {}, r"conv2d: input \(2, 3, 5, 5\) has 3 channels but weight "
                                      r"\(4, 2, 3, 3\) expects 2"),
-    ((1, 1, 2, 5), (1, 1, 3, 3), {}, r"conv2d: input \(1, 1, 2, 5\) with padding \(0, 0\) is "
-                                     r"smaller than the kernel of weight \(1, 1, 3, 3\)"),
+    ((1, 1, 2, 5), (1, 1, 3, 3), {}, r"conv2d: input image of shape \(1, 1, 2, 5\) \(padding "
+                                     r"\(0, 0\)\) is smaller than the kernel of shape \(1, 1, 3, 3\)"),
+    ((1, 1, 5, 5), (1, 1, 3, 3), {"dilation": 3}, r"conv2d: input image .* dilated by \(3, 3\) "
+                                                  r"\(span \(7, 7\)\)"),
     ((1, 1, 5, 5), (1, 1, 3, 3), {"stride": 0}, r"conv2d: stride must be an int >= 1"),
-    ((1, 1, 5, 5), (1, 1, 3, 3), {"padding": (1, -1)}, r"conv2d: padding must be an int >= 0"),
+    ((1, 1, 5, 5), (1, 1, 3, 3), {"stride": True}, r"conv2d: stride must be an int >= 1 .*got True"),
+    ((1, 1, 5, 5), (1, 1, 3, 3), {"dilation": (1, 0)}, r"conv2d: dilation must be an int >= 1"),
+    ((1, 1, 5, 5), (1, 1, 3, 3), {"groups": 0}, r"conv2d: groups must be an integer >= 1"),
+    ((1, 4, 5, 5), (2, 2, 3, 3), {"groups": 3}, r"conv2d: input \(1, 4, 5, 5\) has 4 channels but "
+                                                r"weight \(2, 2, 3, 3\) with groups=3 expects 6"),
+    ((1, 4, 5, 5), (3, 2, 3, 3), {"groups": 2}, r"conv2d: weight \(3, 2, 3, 3\) has 3 output "
+                                                r"channels, not divisible by groups=2"),
+    ((1, 1, 5, 5), (1, 1, 3, 3), {"padding": (1, -1)}, r"conv2d: padding must be an int >= 0 or a "
+                                                       r"pair of them, or one of 'same', 'valid'"),
+    ((1, 1, 5, 5), (1, 1, 3, 3), {"padding": "full"}, r"conv2d: padding must be .*'same', 'valid', "
+                                                      r"got 'full'"),
+    ((1, 1, 5, 5), (1, 1, 3, 3), {"padding": "same", "stride": 2},
+     r"conv2d: padding='same' needs stride 1, got stride \(2, 2\)"),
     ((1, 1, 5, 5), (1, 1, 3, 3), {"stride": (1, 2, 3)}, r"conv2d: stride must be .* pair"),
 ])
 def test_conv2d_errors(x_shape, w_shape, kwargs, message):
@@ -132,36 +181,42 @@ def test_conv2d_bias_and_type_errors():
         F.conv2d(np.zeros((1, 1, 4, 4)), w)
 
 
-# ---------------------------------------------------------------- max_pool2d
+# ---------------------------------------------------------------- max_pool2d, avg_pool2d
 
 
 @st.composite
 def pool_cases(draw):
     n, c = draw(st.integers(1, 2)), draw(st.integers(1, 3))
     h, w = draw(st.integers(1, 7)), draw(st.integers(1, 7))
-    kernel = (draw(st.integers(1, h)), draw(st.integers(1, w)))
+    padding = (draw(st.integers(0, 2)), draw(st.integers(0, 2)))
+    kernel = (draw(st.integers(max(1, 2 * padding[0]), h + 2 * padding[0])),
+              draw(st.integers(max(1, 2 * padding[1]), w + 2 * padding[1])))
     stride = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
-    x = rng.permutation(n * c * h * w).reshape(n, c, h, w) * 0.25  # distinct values: no ties
-    return x, kernel, stride
+    x = rng.permutation(n * c * h * w).reshape(n, c, h, w) * 0.25 - 3  # distinct values: no ties
+    return x, kernel, stride, padding
+
+
+POOLS = {"max": F.max_pool2d, "avg": F.avg_pool2d}
 
 
 @settings(max_examples=30)
-@given(case=pool_cases(), use_default_stride=st.booleans())
-def test_max_pool2d_matches_numpy(case, use_default_stride):
-    x, kernel, stride = case
+@given(case=pool_cases(), use_default_stride=st.booleans(), kind=st.sampled_from(["max", "avg"]))
+def test_pool2d_matches_numpy(case, use_default_stride, kind):
+    x, kernel, stride, padding = case
     stride = kernel if use_default_stride else stride
-    got = F.max_pool2d(Tensor(x), kernel, None if use_default_stride else stride)
-    np.testing.assert_array_equal(got.data, reference_max_pool2d(x, kernel, stride))
+    got = POOLS[kind](Tensor(x), kernel, None if use_default_stride else stride, padding)
+    np.testing.assert_allclose(got.data, reference_pool2d(x, kernel, stride, padding, kind),
+                               rtol=1e-12, atol=1e-12)
 
 
 @settings(max_examples=20)
-@given(case=pool_cases())
-def test_max_pool2d_gradients_match_finite_differences(case):
-    x, kernel, stride = case
-    out_shape = F.max_pool2d(Tensor(x), kernel, stride).shape
+@given(case=pool_cases(), kind=st.sampled_from(["max", "avg"]))
+def test_pool2d_gradients_match_finite_differences(case, kind):
+    x, kernel, stride, padding = case
+    out_shape = POOLS[kind](Tensor(x), kernel, stride, padding).shape
     weights = Tensor(np.random.default_rng(0).standard_normal(out_shape))
-    gradcheck(lambda t: (F.max_pool2d(t, kernel, stride) * weights).sum(), x)
+    gradcheck(lambda t: (POOLS[kind](t, kernel, stride, padding) * weights).sum(), x)
 
 
 def test_max_pool2d_ties_and_overlap_route_gradient_to_first_max():
@@ -173,22 +228,61 @@ def test_max_pool2d_ties_and_overlap_route_gradient_to_first_max():
     np.testing.assert_array_equal(x.grad, [[[[1.0, 1.0, 0.0], [0.0, 0.0, 0.0]]]])
 
 
-def test_max_pool2d_propagates_nan():
+def test_max_pool2d_propagates_nan_and_infinities():
     x = np.arange(16.0).reshape(1, 1, 4, 4)
     x[0, 0, 1, 0] = np.nan
-    out = F.max_pool2d(Tensor(x), 2).data
-    assert np.isnan(out[0, 0, 0, 0]) and not np.isnan(out[0, 0, 1:, 1:]).any()
+    x[0, 0, 3, 3] = np.inf
+    x[0, 0, 2, 0] = -np.inf
+    t = Tensor(x, requires_grad=True)
+    out = F.max_pool2d(t, 2)
+    assert np.isnan(out.data[0, 0, 0, 0]) and not np.isnan(out.data[0, 0, 1:, 1:]).any()
+    np.testing.assert_array_equal(out.data[0, 0, 1], [13.0, np.inf])
+    out.sum().backward()
+    assert t.grad[0, 0, 1, 0] == 1 and t.grad[0, 0, 3, 3] == 1 and t.grad.sum() == 4
 
 
+def test_max_pool2d_padding_is_minus_infinity():
+    x = Tensor(-np.ones((1, 1, 2, 2)), requires_grad=True)
+    out = F.max_pool2d(x, 3, stride=1, padding=1)  # every window sees padding and -1s
+    np.testing.assert_array_equal(out.data, -np.ones((1, 1, 2, 2)))
+    out.sum().backward()
+    np.testing.assert_array_equal(x.grad, [[[[4.0, 0.0], [0.0, 0.0]]]])  # the first -1 wins
+
+
+def test_avg_pool2d_counts_padding_in_the_mean():
+    x = Tensor(np.ones((1, 1, 2, 2)), requires_grad=True)
+    out = F.avg_pool2d(x, 2, stride=1, padding=1)
+    np.testing.assert_allclose(out.data, [[[[0.25, 0.5, 0.25], [0.5, 1.0, 0.5], [0.25, 0.5, 0.25]]]])
+    out.sum().backward()
+    np.testing.assert_allclose(x.grad, np.ones((1, 1, 2, 2)))
+
+
+@pytest.mark.parametrize("keepdims", [False, True])
+def test_global_avg_pool2d_is_the_spatial_mean(keepdims):
+    x = np.random.default_rng(5).standard_normal((3, 4, 5, 2))
+    t = Tensor(x, requires_grad=True)
+    out = F.global_avg_pool2d(t, keepdims=keepdims)
+    np.testing.assert_allclose(out.data, x.mean(axis=(2, 3), keepdims=keepdims), rtol=1e-12)
+    gradcheck(lambda a: F.global_avg_pool2d(a, keepdims=keepdims).sum(), x[:2, :2, :3])
+
+
+@pytest.mark.parametrize("op", ["max_pool2d", "avg_pool2d"])
 @pytest.mark.parametrize("shape, args, message", [
-    ((2, 4, 4), (2,), r"max_pool2d: input must be 4-D \(N, C, H, W\), got shape \(2, 4, 4\)"),
-    ((1, 1, 3, 4), (4,), r"max_pool2d: input \(1, 1, 3, 4\) is smaller than the pooling window \(4, 4\)"),
-    ((1, 1, 4, 4), (0,), r"max_pool2d: kernel_size must be an int >= 1"),
-    ((1, 1, 4, 4), (2, (1, 0)), r"max_pool2d: stride must be an int >= 1"),
+    ((2, 4, 4), (2,), r"{op}: expected input \(N, C, H, W\), got shape \(2, 4, 4\)"),
+    ((1, 1, 3, 4), (4,), r"{op}: input image of shape \(1, 1, 3, 4\) is smaller than the 4x4 "
+                         r"pooling window"),
+    ((1, 1, 4, 4), (0,), r"{op}: kernel_size must be an int >= 1"),
+    ((1, 1, 4, 4), (True,), r"{op}: kernel_size must be an int >= 1 .*got True"),
+    ((1, 1, 4, 4), (2, (1, 0)), r"{op}: stride must be an int >= 1"),
+    ((1, 1, 4, 4), (2, 1, -1), r"{op}: padding must be an int >= 0"),
+    ((1, 1, 4, 4), (3, 1, 2), r"{op}: padding must be at most half the kernel size, got padding "
+                              r"\(2, 2\) for kernel_size \(3, 3\)"),
 ])
-def test_max_pool2d_errors(shape, args, message):
-    with pytest.raises(ValueError, match=message):
-        F.max_pool2d(Tensor(np.zeros(shape)), *args)
+def test_pool2d_errors(op, shape, args, message):
+    with pytest.raises(ValueError, match=message.format(op=op)):
+        getattr(F, op)(Tensor(np.zeros(shape)), *args)
+    with pytest.raises(TypeError, match=f"{op}: x must be a Tensor"):
+        getattr(F, op)(np.zeros((1, 1, 4, 4)), 2)
 
 
 # ---------------------------------------------------------------- cross_entropy
@@ -268,3 +362,58 @@ def test_cross_entropy_empty_batch_sum_and_none():
     logits = Tensor(np.zeros((0, 3)), requires_grad=True)
     assert F.cross_entropy(logits, [], reduction="sum").item() == 0.0
     assert F.cross_entropy(logits, [], reduction="none").shape == (0,)
+
+
+# ---------------------------------------------------------------- kernel entries and layers
+
+
+def test_conv_and_pool_kernels_check_shapes_at_entry():
+    from tinygrad_nn.kernels import conv as KC
+    from tinygrad_nn.kernels import pool as KP
+
+    x, w, b = np.zeros((2, 4, 6, 6)), np.zeros((3, 2, 3, 3)), np.zeros(3)
+    with pytest.raises(ValueError, match="conv2d_forward: inconsistent arguments"):
+        KC.conv2d_forward(x, w, b, groups=2)  # 3 output channels in 2 groups
+    with pytest.raises(ValueError, match="conv2d_forward: inconsistent arguments"):
+        KC.conv2d_forward(x, w.astype(np.float32), b, groups=2)
+    with pytest.raises(ValueError, match=r"conv2d_forward: b has shape \(2,\), expected \(4,\)"):
+        KC.conv2d_forward(x, np.zeros((4, 2, 3, 3)), np.zeros(2), groups=2)
+    with pytest.raises(ValueError, match="conv2d_forward: the dilated kernel .* does not fit"):
+        KC.conv2d_forward(x, np.zeros((4, 4, 3, 3)), np.zeros(4), dilation=(3, 1))
+    with pytest.raises(ValueError, match=r"conv2d_backward: grad has shape \(2, 4, 3, 3\), "
+                                         r"expected \(2, 4, 4, 4\)"):
+        KC.conv2d_backward(x, np.zeros((4, 4, 3, 3)), np.zeros((2, 4, 3, 3)))
+    with pytest.raises(ValueError, match="max_pool2d_forward: cannot pool x"):
+        KP.max_pool2d_forward(x, (2, 2), (1, 1), (2, 0))
+    out, arg = KP.max_pool2d_forward(x, (2, 2), (2, 2))
+    with pytest.raises(ValueError, match="argmax offsets fall outside the input planes"):
+        KP.max_pool2d_backward(out, arg + 100, x.shape)
+    with pytest.raises(ValueError, match=r"avg_pool2d_backward: grad has shape"):
+        KP.avg_pool2d_backward(np.zeros((2, 4, 2, 2)), x.shape, (2, 2), (2, 2))
+
+
+def test_pool_and_conv_layers_validate_and_show_their_arguments():
+    from tinygrad_nn import nn
+
+    assert repr(nn.AvgPool2D(3, 2, 1)) == "AvgPool2D(kernel_size=3, stride=2, padding=1)"
+    assert repr(nn.MaxPool2D((2, 3))) == "MaxPool2D(kernel_size=(2, 3), stride=(2, 3))"
+    assert repr(nn.GlobalAvgPool2D()) == "GlobalAvgPool2D()"
+    conv = nn.Conv2D(4, 6, 3, padding="same", dilation=2, groups=2)
+    assert conv.weight.shape == (6, 2, 3, 3)
+    assert repr(conv) == "Conv2D(4, 6, kernel_size=3, stride=1, padding=same, dilation=2, groups=2)"
+    x = Tensor(np.zeros((1, 4, 5, 5), np.float32))
+    assert conv(x).shape == (1, 6, 5, 5) and nn.GlobalAvgPool2D(keepdims=True)(x).shape == (1, 4, 1, 1)
+    with pytest.raises(ValueError, match=r"Conv2D: in_channels \(4\) and out_channels \(6\) must be "
+                                         r"divisible by groups \(4\)"):
+        nn.Conv2D(4, 6, 3, groups=4)
+    with pytest.raises(ValueError, match=r"Conv2D: padding='same' needs stride 1"):
+        nn.Conv2D(4, 6, 3, stride=2, padding="same")
+    with pytest.raises(ValueError, match=r"AvgPool2D: padding must be at most half the kernel"):
+        nn.AvgPool2D(2, padding=2)
+    with pytest.raises(ValueError, match=r"MaxPool2D\(kernel_size=3, stride=3\): input image of "
+                                         r"shape \(1, 4, 2, 5\) is smaller than the 3x3 pooling"):
+        nn.MaxPool2D(3)(Tensor(np.zeros((1, 4, 2, 5))))
+    with pytest.raises(ValueError, match=r"Conv2D\(4, 6, .*\): input image of shape \(1, 4, 2, 2\) "
+                                         r"\(padding \(0, 0\)\) is smaller than the kernel of "
+                                         r"shape \(6, 2, 3, 3\) dilated by \(2, 2\) \(span \(5, 5\)\)"):
+        nn.Conv2D(4, 6, 3, dilation=2, groups=2)(Tensor(np.zeros((1, 4, 2, 2), np.float32)))

@@ -2,10 +2,11 @@
 from .autograd import enable_grad, grad, is_grad_enabled, no_grad, set_grad_enabled
 from .random import manual_seed
 from .tensor import Tensor, where
+from .threads import get_num_threads, set_num_threads
 
 __version__ = "0.1.0"
 __all__ = ["Tensor", "where", "no_grad", "enable_grad", "set_grad_enabled", "is_grad_enabled",
-           "grad", "manual_seed", "save", "load"]
+           "grad", "manual_seed", "save", "load", "set_num_threads", "get_num_threads"]
 
 _LAZY = {"functional", "nn", "optim", "training", "data", "testing", "models", "serialization"}
 

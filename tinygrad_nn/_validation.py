@@ -13,7 +13,7 @@ import numbers
 import numpy as np
 
 __all__ = ["check_int", "check_ints", "check_real", "check_choice", "check_bool", "check_pair",
-           "check_float_dtype", "check_tensors", "check_same_shape", "as_generator",
+           "check_float_dtype", "check_padding", "check_tensors", "check_same_shape", "as_generator",
            "as_random_state", "accept_torch_names", "TORCH_KEYWORDS", "check_kernel_arrays",
            "check_kernel_indices"]
 
@@ -111,6 +111,20 @@ def check_float_dtype(name, value, owner=""):
     if dtype not in (np.float32, np.float64):
         _fail(owner, name, "float32 or float64", value if dtype is None else dtype, TypeError)
     return dtype
+
+
+def check_padding(name, value, words=(), owner=""):
+    """Like ``check_pair`` with minimum 0, or one of the strings in ``words`` (returned as is),
+    e.g. convolution's ``"same"``/``"valid"``."""
+    if isinstance(value, str) and value in words:
+        return value
+    items = tuple(value) if isinstance(value, (tuple, list)) else (value, value)
+    if len(items) != 2 or not all(_is_int(v) and v >= 0 for v in items):
+        rule = "an int >= 0 or a pair of them"
+        if words:
+            rule += ", or one of " + ", ".join(repr(w) for w in words)
+        _fail(owner, name, rule, value)
+    return int(items[0]), int(items[1])
 
 
 def check_tensors(owner, **args):

@@ -1,62 +1,44 @@
-"""2-D convolution (cross-correlation, as in deep learning) of NCHW input with (O, C, kh, kw)
-weights: im2col + one BLAS GEMM per image, col2im for the input gradient.
+"""2-D convolution (cross-correlation, as in deep learning) of NCHW input with (O, C/groups, kh,
+kw) weights, any stride, dilation, zero padding (top, bottom, left, right) and groups:
+im2col + BLAS GEMM, col2im for the input gradient.
 
-Layout. Each zero-padded image is flattened to rows of pitch ``Wp`` (the padded width):
-output pixel (i, j) sits at ``q = i*Wp + j`` and tap (di, dj) reads input ``q + di*Wp + dj``.
-So a row of the im2col matrix is one contiguous slice of the padded image, and its copy (and
-col2im's add) is a straight vectorised loop, however narrow the image. The ``kw - 1`` columns
-per row that fall off the right edge are computed and dropped (12% extra for 14-wide images).
+im2col reads only the taps the output needs: column ``q = i*Wo + j`` of image b holds, in row
+``(c*kh + di)*kw + dj``, the input pixel (i*sh + di*dh - top, j*sw + dj*dw - left) or 0 when
+that falls in the padding. So a strided convolution costs its own output's arithmetic (the
+previous version computed the stride-1 result and sampled it: sh*sw times the work), and
+padding is never materialised. Group g is the GEMM of its weight rows with its block of rows.
 
-Why per-image GEMMs (measured on the benchmark stack, 256 28x28 float32 images, 1->8->16
-channels, 3x3, forward+backward of both convolutions, kernels alone):
-  direct axpy loops in Numba, same layout, per image .. 17.0 ms
-  im2col + GEMM over chunks of 4-32 images ............ 26-60 ms (OpenBLAS goes multi-threaded
-                                                          and stalls on a busy 2-core machine)
-  im2col + GEMM per image (this module) ............... 8.9 ms
-One image's buffers stay in cache, the GEMMs are small enough for BLAS to stay single-threaded,
-and BLAS's register blocking beats a Numba loop that loads and stores the accumulator per tap.
+Work is split over ``tinygrad_nn.threads``: a task is a fixed run of images; each thread runs
+single-threaded GEMMs on its images (BLAS is held to one thread meanwhile; see threads.py for
+why not BLAS's own threads). Small images (fewer than ``MIN_COLUMNS`` output pixels) are
+batched ``B`` at a time into one wider GEMM, which keeps BLAS efficient on 7x7 maps. The weight
+gradient is summed per task and the task sums are added in task order; tasks depend only on
+the shapes, so results are the same bit for bit at any thread count.
 
-Strides are handled outside the loops: a stride-(sh, sw) convolution is the stride-1 one
-sampled every (sh, sw) pixels, and its gradient is the stride-1 gradient of the output
-gradient spread onto that grid. That costs sh*sw times the arithmetic, which is fine for the
-rare strided layers here and keeps one code path.
-
-Copies are explicit loops: Numba's slice assignment measured 6x slower than a plain loop.
-Big outputs are allocated by numpy, which asks for transparent huge pages (fewer page faults).
+Copies are explicit loops (Numba's slice assignment measured 6x slower than a plain loop); big
+outputs are allocated by numpy, which asks for transparent huge pages (fewer page faults).
 """
 import numpy as np
 from . import njit  # numba.njit with a cache that degrades safely
 
-_JIT = dict(cache=True, error_model="numpy", fastmath={"contract"})
-_controller = None
+from .. import threads as T
+from .._validation import check_same_shape
 
+_JIT = dict(cache=True, nogil=True, error_model="numpy", fastmath={"contract"})
 
-def _one_blas_thread():
-    """Context pinning BLAS to one thread while the per-image GEMMs run.
+MIN_COLUMNS = 256       # batch images into one GEMM until it has this many columns
+MAX_TASKS = 16          # images are split into at most this many tasks
+PARTIAL_BYTES = 1 << 26  # memory for the per-task weight-gradient sums (64 MB)
+SERIAL_WORK = 1 << 21   # below this many multiply-adds a call stays on the calling thread
 
-    Multi-threaded OpenBLAS wakes its threads for every small GEMM: with the default two threads
-    a CNNClassifier fit took 282 s instead of 10.5 s. Numba calls SciPy's OpenBLAS, which is
-    loaded on first use, so it is imported before the controller looks for libraries.
-    """
-    global _controller
-    if _controller is None:
-        import scipy.linalg.cython_blas  # noqa: F401  (the BLAS Numba's np.dot calls)
-        from threadpoolctl import ThreadpoolController
-
-        _controller = ThreadpoolController()
-    return _controller.limit(limits=1, user_api="blas")
-
-
-@njit(**_JIT)
-def _layout(H, W, KH, KW, ph, pw):
-    """(Wp, Ho, Wo, span): padded pitch, stride-1 output size, flat length of the outputs."""
-    Wp = W + 2 * pw
-    Ho, Wo = H + 2 * ph - KH + 1, Wp - KW + 1
-    return Wp, Ho, Wo, (Ho - 1) * Wp + Wo
+# geo: one int64 array of the geometry, so a kernel call type-checks one argument, not fifteen.
+KH, KW, SH, SW, PT, PL, DH, DW, HO, WO, GROUPS, BATCH, HQ, WQ, SPAN = range(15)
 
 
 @njit(**_JIT)
 def _copy(src, dst):
+    """dst[:] = src for 1-D views (a plain loop on fresh slices: LLVM vectorises it, where the
+    same loop on offset indices into larger arrays measured 5x slower)."""
     for q in range(src.size):
         dst[q] = src[q]
 
@@ -68,128 +50,278 @@ def _add(src, dst):
 
 
 @njit(**_JIT)
-def _pad(x, ph, pw, Wp, out):
-    """x (C, H, W) into out (C, Hp*Wp) at offset (ph, pw); the border is 0."""
-    C, H, W = x.shape
-    out[:] = 0
+def _copy_plus(src, dst, value):
+    for q in range(src.size):
+        dst[q] = src[q] + value
+
+
+@njit(**_JIT)
+def _copy_sum(src, dst):
+    """dst[:] = src, returning the sum of src."""
+    total = src.dtype.type(0)
+    for q in range(src.size):
+        dst[q] = src[q]
+        total += src[q]
+    return total
+
+
+@njit(**_JIT)
+def _split(x, n, geo, xq):
+    """Image n of x, zero-padded, into its sh*sw phase planes: xq[c, (a*sw + b)*Hq*Wq + u*Wq + v]
+    = padded[c, u*sh + a, v*sw + b]. Only the image's own pixels are written: the rest of xq
+    (the padding) is zeroed once by the caller and never changes."""
+    C, H, W = x.shape[1], x.shape[2], x.shape[3]
+    sh, sw, pt, pl, Hq, Wq = geo[SH], geo[SW], geo[PT], geo[PL], geo[HQ], geo[WQ]
+    plane = Hq * Wq
     for c in range(C):
-        for i in range(H):
-            row = (i + ph) * Wp + pw
-            _copy(x[c, i], out[c, row:row + W])
+        src_c, dst_c = x[n, c], xq[c]
+        for y in range(H):
+            yp = y + pt
+            src = src_c[y]
+            base = (yp % sh) * sw * plane + (yp // sh) * Wq
+            if sw == 1:
+                _copy(src, dst_c[base + pl:base + pl + W])
+            else:
+                for j in range(W):
+                    xp = j + pl
+                    dst_c[base + (xp % sw) * plane + xp // sw] = src[j]
 
 
 @njit(**_JIT)
-def _unpad(xp, ph, pw, Wp, out):
-    """The inverse of ``_pad``: out (C, H, W) from the interior of xp."""
-    C, H, W = out.shape
+def _unsplit(dxq, n, geo, dx):
+    """The adjoint of ``_split``: dx[n] = the image's own pixels of the phase planes dxq."""
+    C, H, W = dx.shape[1], dx.shape[2], dx.shape[3]
+    sh, sw, pt, pl, Hq, Wq = geo[SH], geo[SW], geo[PT], geo[PL], geo[HQ], geo[WQ]
+    plane = Hq * Wq
     for c in range(C):
-        for i in range(H):
-            row = (i + ph) * Wp + pw
-            _copy(xp[c, row:row + W], out[c, i])
+        src_c, dst_c = dxq[c], dx[n, c]
+        for y in range(H):
+            yp = y + pt
+            dst = dst_c[y]
+            base = (yp % sh) * sw * plane + (yp // sh) * Wq
+            if sw == 1:
+                _copy(src_c[base + pl:base + pl + W], dst)
+            else:
+                for j in range(W):
+                    xp = j + pl
+                    dst[j] = src_c[base + (xp % sw) * plane + xp // sw]
 
 
 @njit(**_JIT)
-def _im2col(xp, KH, KW, Wp, cols):
-    """cols[(c, di, dj), q] = xp[c, q + di*Wp + dj]."""
-    span = cols.shape[1]
-    for c in range(xp.shape[0]):
-        for di in range(KH):
-            for dj in range(KW):
-                shift = di * Wp + dj
-                _copy(xp[c, shift:shift + span], cols[(c * KH + di) * KW + dj])
+def _tap_offset(geo, di, dj):
+    """Where tap (di, dj) starts in a channel's phase planes: every output pixel (i, j) reads
+    the tap at offset + i*Wq + j."""
+    sh, sw, dh, dw = geo[SH], geo[SW], geo[DH], geo[DW]
+    a, e, b, f = (di * dh) % sh, (di * dh) // sh, (dj * dw) % sw, (dj * dw) // sw
+    return (a * sw + b) * geo[HQ] * geo[WQ] + e * geo[WQ] + f
 
 
 @njit(**_JIT)
-def _col2im(cols, KH, KW, Wp, xp):
-    """The adjoint of ``_im2col``: xp[c, q + di*Wp + dj] += cols[(c, di, dj), q]."""
-    span = cols.shape[1]
-    xp[:] = 0
-    for c in range(xp.shape[0]):
-        for di in range(KH):
-            for dj in range(KW):
-                shift = di * Wp + dj
-                _add(cols[(c * KH + di) * KW + dj], xp[c, shift:shift + span])
+def _im2col(xq, nb, geo, cols):
+    """cols[(c*kh + di)*kw + dj, b*span + q] = xq[b, c, offset(di, dj) + q] for q < span: one
+    contiguous run per row and image (columns i*Wq + j with j >= Wo are computed and dropped)."""
+    C, kh, kw, span = xq.shape[1], geo[KH], geo[KW], geo[SPAN]
+    for c in range(C):
+        for di in range(kh):
+            for dj in range(kw):
+                row = cols[(c * kh + di) * kw + dj]
+                off = _tap_offset(geo, di, dj)
+                for b in range(nb):
+                    _copy(xq[b, c, off:off + span], row[b * span:(b + 1) * span])
 
 
 @njit(**_JIT)
-def _forward_s1(x, w, b, ph, pw, out):
-    """out = the stride-1 convolution with padding (ph, pw)."""
-    N, C, H, W = x.shape
-    O, _, KH, KW = w.shape
-    Wp, Ho, Wo, span = _layout(H, W, KH, KW, ph, pw)
-    xp = np.empty((C, (H + 2 * ph) * Wp), dtype=x.dtype)
-    cols = np.empty((C * KH * KW, span), dtype=x.dtype)
-    acc = np.empty((O, span), dtype=x.dtype)
-    wm = np.ascontiguousarray(w).reshape(O, C * KH * KW)
-    for n in range(N):
-        _pad(x[n], ph, pw, Wp, xp)
-        _im2col(xp, KH, KW, Wp, cols)
-        np.dot(wm, cols, acc)
-        for o in range(O):
-            for i in range(Ho):
-                src, dst = acc[o, i * Wp:i * Wp + Wo], out[n, o, i]
-                for j in range(Wo):
-                    dst[j] = src[j] + b[o]
+def _col2im(cols, nb, geo, dxq):
+    """The adjoint of ``_im2col``: dxq = 0, then every column entry added back where it was read."""
+    C, kh, kw, span = dxq.shape[1], geo[KH], geo[KW], geo[SPAN]
+    flat = dxq[:nb].reshape(-1)
+    for q in range(flat.size):
+        flat[q] = 0
+    for c in range(C):
+        for di in range(kh):
+            for dj in range(kw):
+                row = cols[(c * kh + di) * kw + dj]
+                off = _tap_offset(geo, di, dj)
+                for b in range(nb):
+                    _add(row[b * span:(b + 1) * span], dxq[b, c, off:off + span])
 
 
 @njit(**_JIT)
-def _backward_s1(x, w, grad, ph, pw, need_dx, dx):
-    """(dw, db) of the stride-1 convolution with padding (ph, pw); fills dx if need_dx."""
-    N, C, H, W = x.shape
-    O, _, KH, KW = w.shape
-    K = C * KH * KW
-    Wp, Ho, Wo, span = _layout(H, W, KH, KW, ph, pw)
-    Hp = H + 2 * ph
-    dw = np.zeros((O, K), dtype=x.dtype)
-    dw_n = np.empty((O, K), dtype=x.dtype)
-    db = np.zeros(O, dtype=x.dtype)
-    xp = np.empty((C, Hp * Wp), dtype=x.dtype)
-    cols = np.empty((K, span), dtype=x.dtype)
-    g = np.zeros((O, span), dtype=x.dtype)  # grad in the flat layout; dropped columns stay 0
-    wt = np.ascontiguousarray(np.ascontiguousarray(w).reshape(O, K).T)
-    for n in range(N):
-        _pad(x[n], ph, pw, Wp, xp)
-        _im2col(xp, KH, KW, Wp, cols)
-        for o in range(O):
-            total = x.dtype.type(0)
-            for i in range(Ho):
-                src, dst = grad[n, o, i], g[o, i * Wp:i * Wp + Wo]
-                for j in range(Wo):
-                    dst[j] = src[j]
-                    total += src[j]
-            db[o] += total
-        np.dot(g, cols.T, dw_n)
-        _add(dw_n.reshape(-1), dw.reshape(-1))
+def _zero(a):
+    flat = a.reshape(-1)
+    for q in range(flat.size):
+        flat[q] = 0
+
+
+@njit(**_JIT)
+def _forward(x, wm, bias, geo, n0, n1, xq, cols_buf, acc_buf, out):
+    """out[n0:n1] for the images n0..n1-1, ``geo[BATCH]`` images per GEMM."""
+    O, Kg = wm.shape
+    G, B, Ho, Wo, Wq, span = geo[GROUPS], geo[BATCH], geo[HO], geo[WO], geo[WQ], geo[SPAN]
+    Og, K = O // G, Kg * G
+    _zero(xq)
+    for s in range(n0, n1, B):
+        nb = min(B, n1 - s)
+        cols = cols_buf[:K * nb * span].reshape(K, nb * span)
+        acc = acc_buf[:O * nb * span].reshape(O, nb * span)
+        for b in range(nb):
+            _split(x, s + b, geo, xq[b])
+        _im2col(xq, nb, geo, cols)
+        for g in range(G):
+            np.dot(wm[g * Og:(g + 1) * Og], cols[g * Kg:(g + 1) * Kg], acc[g * Og:(g + 1) * Og])
+        for b in range(nb):
+            for o in range(O):
+                src, dst, bo = acc[o], out[s + b, o], bias[o]
+                for i in range(Ho):
+                    at = b * span + i * Wq
+                    _copy_plus(src[at:at + Wo], dst[i], bo)
+
+
+@njit(**_JIT)
+def _backward(x, wm, wt, grad, geo, n0, n1, need_dx, need_dw, xq, cols_buf, g_buf, dw_tmp,
+              dw_part, db_part, dx):
+    """Images n0..n1-1: their weight and bias gradient sums into dw_part (O, Kg) and db_part
+    (O,), their input gradient into dx[n0:n1] when ``need_dx``."""
+    O, Kg = wm.shape
+    G, B, Ho, Wo, Wq, span = geo[GROUPS], geo[BATCH], geo[HO], geo[WO], geo[WQ], geo[SPAN]
+    Og, K = O // G, Kg * G
+    dwp, dwt = dw_part.reshape(-1), dw_tmp.reshape(-1)
+    for q in range(dwp.size):
+        dwp[q] = 0
+    for o in range(O):
+        db_part[o] = 0
+    _zero(xq)
+    _zero(g_buf)  # the dropped columns of the gradient matrix stay 0
+    for s in range(n0, n1, B):
+        nb = min(B, n1 - s)
+        gm = g_buf[:O * nb * span].reshape(O, nb * span)  # the output gradient as one matrix
+        for b in range(nb):
+            for o in range(O):
+                src, dst = grad[s + b, o], gm[o]
+                for i in range(Ho):
+                    at = b * span + i * Wq
+                    db_part[o] += _copy_sum(src[i], dst[at:at + Wo])
+        cols = cols_buf[:K * nb * span].reshape(K, nb * span)
+        if need_dw:
+            for b in range(nb):
+                _split(x, s + b, geo, xq[b])
+            _im2col(xq, nb, geo, cols)
+            for g in range(G):
+                np.dot(gm[g * Og:(g + 1) * Og], cols[g * Kg:(g + 1) * Kg].T,
+                       dw_tmp[g * Og:(g + 1) * Og])
+            for q in range(dwp.size):
+                dwp[q] += dwt[q]
         if need_dx:
-            np.dot(wt, g, cols)  # cols now holds the gradient of the im2col matrix
-            _col2im(cols, KH, KW, Wp, xp)
-            _unpad(xp, ph, pw, Wp, dx[n])
-    return dw.reshape(w.shape), db
+            for g in range(G):  # cols now holds the gradient of the im2col matrix
+                np.dot(wt[g], gm[g * Og:(g + 1) * Og], cols[g * Kg:(g + 1) * Kg])
+            _col2im(cols, nb, geo, xq)
+            for b in range(nb):
+                _unsplit(xq[b], s + b, geo, dx)
+            _zero(xq)  # ready for the next batch's _split
 
 
-def conv2d_forward(x, w, b, stride=(1, 1), padding=(0, 0)):
-    """Output (N, O, Ho, Wo) of x (N, C, H, W) with w (O, C, kh, kw) and bias b (O,), all of
-    one float dtype and C-contiguous; Ho = (H + 2*ph - kh) // sh + 1, likewise Wo."""
-    (sh, sw), (ph, pw) = stride, padding
-    (N, C, H, W), (O, _, kh, kw) = x.shape, w.shape
-    out = np.empty((N, O, H + 2 * ph - kh + 1, W + 2 * pw - kw + 1), dtype=x.dtype)
-    with _one_blas_thread():
-        _forward_s1(x, w, b, ph, pw, out)
-    if sh == sw == 1:
-        return out
-    return np.ascontiguousarray(out[:, :, ::sh, ::sw])
+def output_size(size, kernel, stride, before, after, dilation):
+    """Output length along one axis: floor((size + before + after - dilation*(kernel-1) - 1)
+    / stride) + 1 (may be <= 0 when the kernel does not fit)."""
+    return (size + before + after - dilation * (kernel - 1) - 1) // stride + 1
 
 
-def conv2d_backward(x, w, grad, stride=(1, 1), padding=(0, 0), need_dx=True):
-    """(dx, dw, db) for the gradient ``grad`` of ``conv2d_forward``'s output; dx is None when
-    ``need_dx`` is False (a network's first layer: skips a third of the work)."""
-    (sh, sw), (ph, pw) = stride, padding
-    if sh != 1 or sw != 1:
-        full = (x.shape[2] + 2 * ph - w.shape[2] + 1, x.shape[3] + 2 * pw - w.shape[3] + 1)
-        spread = np.zeros(grad.shape[:2] + full, dtype=grad.dtype)
-        spread[:, :, ::sh, ::sw] = grad
-        grad = spread
+def _plan(x, w, stride, padding, dilation, groups, owner):
+    """Check the shapes, then (geo, tasks as (n0, n1) image runs, width)."""
+    if x.ndim != 4 or w.ndim != 4:
+        raise ValueError(f"{owner}: x must be (N, C, H, W) and w (O, C/groups, kh, kw), got "
+                         f"{x.shape} and {w.shape}")
+    N, C, H, W = x.shape
+    O, Cg, kh, kw = w.shape
+    (sh, sw), (pt, pb, pl, pr), (dh, dw) = stride, padding, dilation
+    if (groups < 1 or C != Cg * groups or O % groups or min(sh, sw, dh, dw) < 1
+            or min(pt, pb, pl, pr) < 0 or not x.flags.c_contiguous or not w.flags.c_contiguous
+            or x.dtype != w.dtype):
+        raise ValueError(f"{owner}: inconsistent arguments x {x.shape} {x.dtype}, w {w.shape} "
+                         f"{w.dtype}, stride {stride}, padding {padding}, dilation {dilation}, "
+                         f"groups {groups} (C-contiguous arrays of one dtype expected)")
+    Ho = output_size(H, kh, sh, pt, pb, dh)
+    Wo = output_size(W, kw, sw, pl, pr, dw)
+    if Ho < 1 or Wo < 1:
+        raise ValueError(f"{owner}: the dilated kernel of w {w.shape} does not fit in x "
+                         f"{x.shape} with padding {padding}")
+    Hq, Wq = -(-(H + pt + pb) // sh), -(-(W + pl + pr) // sw)  # phase-plane size
+    span = (Ho - 1) * Wq + Wo
+    B = max(1, min(N, -(-MIN_COLUMNS // span)))
+    steps = -(-N // B)  # GEMM batches
+    ntasks = max(1, min(steps, MAX_TASKS))
+    edges = [min(N, B * (steps * t // ntasks)) for t in range(ntasks + 1)]
+    tasks = [(edges[t], edges[t + 1]) for t in range(ntasks)]
+    work = N * O * Cg * kh * kw * Ho * Wo
+    width = 1 if work < SERIAL_WORK else min(T.get_num_threads(), ntasks)
+    geo = np.array([kh, kw, sh, sw, pt, pl, dh, dw, Ho, Wo, groups, B, Hq, Wq, span],
+                   dtype=np.int64)
+    return geo, tasks, width
+
+
+def _scratch(x, w, geo, width):
+    """Per-thread buffers: phase planes (width, B, C, sh*sw*Hq*Wq) and im2col (width, K*B*span)."""
+    B, span = int(geo[BATCH]), int(geo[SPAN])
+    planes = int(geo[SH] * geo[SW] * geo[HQ] * geo[WQ])
+    xq = np.empty((width, B, x.shape[1], planes), dtype=x.dtype)
+    cols = np.empty((width, x.shape[1] * w.shape[2] * w.shape[3] * B * span), dtype=x.dtype)
+    return xq, cols
+
+
+def conv2d_forward(x, w, b, stride=(1, 1), padding=(0, 0, 0, 0), dilation=(1, 1), groups=1):
+    """Output (N, O, Ho, Wo) of x (N, C, H, W) with w (O, C/groups, kh, kw) and bias b (O,),
+    all C-contiguous of one float dtype; ``padding`` is (top, bottom, left, right)."""
+    geo, tasks, width = _plan(x, w, stride, padding, dilation, groups, "conv2d_forward")
+    O = w.shape[0]
+    check_same_shape("conv2d_forward", "b", b.shape, (O,))
+    out = np.empty((x.shape[0], O, int(geo[HO]), int(geo[WO])), dtype=x.dtype)
+    xq, cols = _scratch(x, w, geo, width)
+    acc = np.empty((width, O * int(geo[BATCH] * geo[SPAN])), dtype=x.dtype)
+    wm = w.reshape(O, -1)
+    bias = np.ascontiguousarray(b, dtype=x.dtype)
+
+    def task(t, slot):
+        _forward(x, wm, bias, geo, tasks[t][0], tasks[t][1], xq[slot], cols[slot], acc[slot], out)
+
+    with T.single_threaded_blas():
+        T.parallel_for(task, len(tasks), width)
+    return out
+
+
+def conv2d_backward(x, w, grad, stride=(1, 1), padding=(0, 0, 0, 0), dilation=(1, 1), groups=1,
+                    need_dx=True, need_dw=True):
+    """(dx, dw, db) for the gradient ``grad`` of ``conv2d_forward``'s output; dx is None unless
+    ``need_dx`` (a network's first layer skips a third of the work), dw is None unless
+    ``need_dw``."""
+    geo, tasks, width = _plan(x, w, stride, padding, dilation, groups, "conv2d_backward")
+    O, Kg, G = w.shape[0], w[0].size, groups
+    check_same_shape("conv2d_backward", "grad", grad.shape,
+                     (x.shape[0], O, int(geo[HO]), int(geo[WO])))
+    grad = np.ascontiguousarray(grad, dtype=x.dtype)
+    if PARTIAL_BYTES < len(tasks) * O * Kg * x.itemsize:  # huge weights: fewer, larger tasks
+        tasks = _merge(tasks, max(1, PARTIAL_BYTES // (O * Kg * x.itemsize)))
+        width = min(width, len(tasks))
+    wm = w.reshape(O, Kg)
+    wt = np.ascontiguousarray(wm.reshape(G, O // G, Kg).transpose(0, 2, 1))  # (G, Kg, O/G)
     dx = np.empty(x.shape if need_dx else (0,) + x.shape[1:], dtype=x.dtype)
-    with _one_blas_thread():
-        dw, db = _backward_s1(x, w, np.ascontiguousarray(grad), ph, pw, need_dx, dx)
-    return (dx if need_dx else None), dw, db
+    xq, cols = _scratch(x, w, geo, width)
+    gbuf = np.empty((width, O * int(geo[BATCH] * geo[SPAN])), dtype=x.dtype)
+    dw_tmp = np.empty((width, O, Kg), dtype=x.dtype)
+    dw_part = np.empty((len(tasks), O, Kg), dtype=x.dtype)
+    db_part = np.empty((len(tasks), O), dtype=x.dtype)
+
+    def task(t, slot):
+        _backward(x, wm, wt, grad, geo, tasks[t][0], tasks[t][1], need_dx, need_dw, xq[slot],
+                  cols[slot], gbuf[slot], dw_tmp[slot], dw_part[t], db_part[t], dx)
+
+    with T.single_threaded_blas():
+        T.parallel_for(task, len(tasks), width)
+    dw = dw_part.sum(axis=0).reshape(w.shape) if need_dw else None
+    return (dx if need_dx else None), dw, db_part.sum(axis=0)
+
+
+def _merge(tasks, count):
+    """``tasks`` (consecutive (n0, n1) runs) regrouped into ``count`` runs."""
+    count = min(count, len(tasks))
+    edges = [tasks[len(tasks) * t // count][0] for t in range(count)] + [tasks[-1][1]]
+    return [(edges[t], edges[t + 1]) for t in range(count)]

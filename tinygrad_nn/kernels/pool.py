@@ -1,62 +1,196 @@
-"""2-D max pooling of NCHW input: (kh, kw) windows every (sh, sw) pixels, no padding, output
-size floor((H - kh) / sh) + 1 (likewise for W).
+"""2-D max and average pooling of NCHW input: (kh, kw) windows every (sh, sw) pixels, with
+(ph, pw) pixels of padding on each side; output size floor((H + 2*ph - kh) / sh) + 1 (likewise
+for W). Padding never wins a max (it is -inf, as in PyTorch) and counts as zeros in an average
+(the divisor is always kh*kw: PyTorch's ``count_include_pad=True``).
 
-The forward pass records, per output, the flat offset i*W + j of the winning input pixel in its
+Max pooling records, per output, the flat offset r*W + c of the winning input pixel in its
 (H, W) plane; the backward pass adds each output gradient there (so overlapping windows that
-share a winner add up). Ties go to the first maximum in row-major order, as in PyTorch, and a
-NaN in a window wins (it propagates).
+share a winner add up). Ties go to the first maximum in row-major order and a NaN wins (the last
+one in the window), exactly as PyTorch's CPU kernel. Windows are read only over their in-image
+rows and columns, so a strided pooling touches only the pixels its windows cover.
+
+Work is split over ``tinygrad_nn.threads`` in runs of (image, channel) planes; every plane is
+written by one thread, so results do not depend on the thread count.
 """
 import numpy as np
 from . import njit  # numba.njit with a cache that degrades safely
 
-_JIT = dict(cache=True, error_model="numpy")
+from .. import threads as T
+from .._validation import check_same_shape
+
+_JIT = dict(cache=True, nogil=True, error_model="numpy")
+
+MAX_TASKS = 16
+SERIAL_SIZE = 1 << 18   # below this many input elements a call stays on the calling thread
 
 
 @njit(**_JIT)
-def _forward(x, kh, kw, sh, sw, out, arg):
-    """Tap by tap: tap (di, dj) of every window of a plane is the strided view
-    plane[di::sh, dj::sw], folded into the running max with a branch-free compare (random
-    data mispredicts a branch half the time: that version was 2x slower)."""
-    N, C, H, W = x.shape
-    Ho, Wo = out.shape[2], out.shape[3]
-    for n in range(N):
-        for c in range(C):
-            best, where = out[n, c], arg[n, c]
-            for di in range(kh):
-                for dj in range(kw):
-                    taps = x[n, c, di::sh, dj::sw]
-                    first = di == 0 and dj == 0
-                    for i in range(Ho):
-                        for j in range(Wo):
-                            v, b = taps[i, j], best[i, j]
-                            win = first | (v > b) | ((v != v) & (b == b))
-                            best[i, j] = v if win else b
-                            where[i, j] = (i * sh + di) * W + dj + j * sw if win else where[i, j]
+def _max_plane(plane, kh, kw, sh, sw, ph, pw, exact, best_of, where_of):
+    """One plane's window maxima and their offsets. The fast pass (``exact`` False) compares
+    with a plain ``>``, which compiles to conditional moves; it returns a non-zero check sum when
+    the plane holds a NaN or an infinity, and the caller then runs the exact pass, whose NaN
+    test defeats that (3x slower on random data, from mispredicted branches)."""
+    H, W = plane.shape
+    Ho, Wo = best_of.shape
+    check = plane.dtype.type(0)
+    for i in range(Ho):
+        r0 = i * sh - ph
+        rlo, rhi = max(r0, 0), min(r0 + kh, H)
+        bo, wo = best_of[i], where_of[i]
+        for j in range(Wo):
+            c0 = j * sw - pw
+            clo, chi = max(c0, 0), min(c0 + kw, W)
+            best, where = plane[rlo, clo], rlo * W + clo
+            for r in range(rlo, rhi):
+                row = plane[r]
+                for c in range(clo, chi):
+                    v = row[c]
+                    if exact:
+                        if v > best or v != v:
+                            best, where = v, r * W + c
+                    else:
+                        check += v * 0  # NaN for a NaN or an infinity
+                        if v > best:
+                            best, where = v, r * W + c
+            bo[j] = best
+            wo[j] = where
+    return check
 
 
 @njit(**_JIT)
-def _backward(grad, arg, dx):
-    N, C, Ho, Wo = grad.shape
-    gs, args = grad.reshape(N * C, Ho * Wo), arg.reshape(N * C, Ho * Wo)
-    planes = dx.reshape(N * C, dx.shape[2] * dx.shape[3])
-    for p in range(N * C):
-        g, a, plane = gs[p], args[p], planes[p]
-        for k in range(Ho * Wo):
+def _max_forward(x, kh, kw, sh, sw, ph, pw, p0, p1, out, arg):
+    C = x.shape[1]
+    for p in range(p0, p1):
+        n, c = p // C, p % C
+        if _max_plane(x[n, c], kh, kw, sh, sw, ph, pw, False, out[n, c], arg[n, c]) != 0:
+            _max_plane(x[n, c], kh, kw, sh, sw, ph, pw, True, out[n, c], arg[n, c])
+
+
+@njit(**_JIT)
+def _max_backward(grad, arg, p0, p1, dx):
+    C, HW, L = grad.shape[1], dx.shape[2] * dx.shape[3], grad.shape[2] * grad.shape[3]
+    for p in range(p0, p1):
+        g = grad[p // C, p % C].reshape(L)
+        a = arg[p // C, p % C].reshape(L)
+        plane = dx[p // C, p % C].reshape(HW)
+        for q in range(HW):
+            plane[q] = 0
+        for k in range(L):
             plane[a[k]] += g[k]
 
 
-def max_pool2d_forward(x, kernel_size, stride):
-    """(out, argmax) for C-contiguous x (N, C, H, W); argmax is int32 offsets into (H, W)."""
-    (kh, kw), (sh, sw) = kernel_size, stride
-    N, C, H, W = x.shape
-    shape = (N, C, (H - kh) // sh + 1, (W - kw) // sw + 1)
+@njit(**_JIT)
+def _avg_forward(x, kh, kw, sh, sw, ph, pw, p0, p1, out):
+    C, H, W = x.shape[1], x.shape[2], x.shape[3]
+    Ho, Wo = out.shape[2], out.shape[3]
+    scale = x.dtype.type(1) / (kh * kw)
+    for p in range(p0, p1):
+        plane, dst = x[p // C, p % C], out[p // C, p % C]
+        for i in range(Ho):
+            r0 = i * sh - ph
+            rlo, rhi = max(r0, 0), min(r0 + kh, H)
+            for j in range(Wo):
+                c0 = j * sw - pw
+                clo, chi = max(c0, 0), min(c0 + kw, W)
+                total = x.dtype.type(0)
+                for r in range(rlo, rhi):
+                    row = plane[r]
+                    for c in range(clo, chi):
+                        total += row[c]
+                dst[i, j] = total * scale
+
+
+@njit(**_JIT)
+def _avg_backward(grad, kh, kw, sh, sw, ph, pw, p0, p1, dx):
+    C, H, W = dx.shape[1], dx.shape[2], dx.shape[3]
+    Ho, Wo = grad.shape[2], grad.shape[3]
+    scale = dx.dtype.type(1) / (kh * kw)
+    for p in range(p0, p1):
+        g, plane = grad[p // C, p % C], dx[p // C, p % C]
+        flat = plane.reshape(H * W)
+        for q in range(H * W):
+            flat[q] = 0
+        for i in range(Ho):
+            r0 = i * sh - ph
+            rlo, rhi = max(r0, 0), min(r0 + kh, H)
+            for j in range(Wo):
+                c0 = j * sw - pw
+                clo, chi = max(c0, 0), min(c0 + kw, W)
+                share = g[i, j] * scale
+                for r in range(rlo, rhi):
+                    row = plane[r]
+                    for c in range(clo, chi):
+                        row[c] += share
+
+
+def output_shape(x_shape, kernel_size, stride, padding):
+    """(N, C, Ho, Wo) of a pooling of ``x_shape``."""
+    (N, C, H, W), (kh, kw), (sh, sw), (ph, pw) = x_shape, kernel_size, stride, padding
+    return N, C, (H + 2 * ph - kh) // sh + 1, (W + 2 * pw - kw) // sw + 1
+
+
+def _check(owner, x_shape, kernel_size, stride, padding):
+    """The pooling geometry is one the kernels can run without leaving the arrays."""
+    (kh, kw), (sh, sw), (ph, pw) = kernel_size, stride, padding
+    if (len(x_shape) != 4 or min(kh, kw, sh, sw) < 1 or min(ph, pw) < 0
+            or 2 * ph > kh or 2 * pw > kw or x_shape[2] + 2 * ph < kh or x_shape[3] + 2 * pw < kw):
+        raise ValueError(f"{owner}: cannot pool x {tuple(x_shape)} with kernel {kernel_size}, "
+                         f"stride {stride}, padding {padding} (padding at most half the kernel)")
+    return output_shape(x_shape, kernel_size, stride, padding)
+
+
+def _run(kernel, planes, size, *args):
+    """``kernel(*args, p0, p1, ...)`` over runs of planes, on the pool's threads when big."""
+    ntasks = max(1, min(planes, MAX_TASKS))
+    edges = [planes * t // ntasks for t in range(ntasks + 1)]
+    width = 1 if size < SERIAL_SIZE else T.get_num_threads()
+    T.parallel_for(lambda t, slot: kernel(edges[t], edges[t + 1]), ntasks, width)
+
+
+def max_pool2d_forward(x, kernel_size, stride, padding=(0, 0)):
+    """(out, argmax) for C-contiguous x (N, C, H, W); argmax holds int32 offsets into (H, W)."""
+    shape = _check("max_pool2d_forward", x.shape, kernel_size, stride, padding)
+    if not x.flags.c_contiguous or x.shape[2] * x.shape[3] >= 2 ** 31:
+        raise ValueError("max_pool2d_forward: x must be C-contiguous with planes under 2**31 "
+                         "pixels")
     out, arg = np.empty(shape, dtype=x.dtype), np.empty(shape, dtype=np.int32)
-    _forward(x, kh, kw, sh, sw, out, arg)
+    args = kernel_size + stride + padding
+    _run(lambda p0, p1: _max_forward(x, *args, p0, p1, out, arg), shape[0] * shape[1], x.size)
     return out, arg
 
 
 def max_pool2d_backward(grad, argmax, x_shape):
     """dL/dx of shape ``x_shape`` from the output gradient and the forward pass's argmax."""
-    dx = np.zeros(x_shape, dtype=grad.dtype)
-    _backward(np.ascontiguousarray(grad), argmax, dx)
+    check_same_shape("max_pool2d_backward", "argmax", argmax.shape, grad.shape)
+    if len(x_shape) != 4 or tuple(grad.shape[:2]) != tuple(x_shape[:2]):
+        raise ValueError(f"max_pool2d_backward: grad {grad.shape} does not pool x {x_shape}")
+    if argmax.size and not 0 <= argmax.min() <= argmax.max() < x_shape[2] * x_shape[3]:
+        raise ValueError("max_pool2d_backward: argmax offsets fall outside the input planes")
+    grad = np.ascontiguousarray(grad)
+    argmax = np.ascontiguousarray(argmax, dtype=np.int32)
+    dx = np.empty(x_shape, dtype=grad.dtype)
+    _run(lambda p0, p1: _max_backward(grad, argmax, p0, p1, dx), x_shape[0] * x_shape[1],
+         dx.size)
+    return dx
+
+
+def avg_pool2d_forward(x, kernel_size, stride, padding=(0, 0)):
+    """Window means (padding counted as zeros, divisor kh*kw) of C-contiguous x (N, C, H, W)."""
+    shape = _check("avg_pool2d_forward", x.shape, kernel_size, stride, padding)
+    x = np.ascontiguousarray(x)
+    out = np.empty(shape, dtype=x.dtype)
+    args = kernel_size + stride + padding
+    _run(lambda p0, p1: _avg_forward(x, *args, p0, p1, out), shape[0] * shape[1], x.size)
+    return out
+
+
+def avg_pool2d_backward(grad, x_shape, kernel_size, stride, padding=(0, 0)):
+    """dL/dx of shape ``x_shape`` from the gradient of ``avg_pool2d_forward``'s output."""
+    shape = _check("avg_pool2d_backward", x_shape, kernel_size, stride, padding)
+    check_same_shape("avg_pool2d_backward", "grad", grad.shape, shape)
+    grad = np.ascontiguousarray(grad)
+    dx = np.empty(x_shape, dtype=grad.dtype)
+    args = kernel_size + stride + padding
+    _run(lambda p0, p1: _avg_backward(grad, *args, p0, p1, dx), x_shape[0] * x_shape[1],
+         dx.size)
     return dx

@@ -1,4 +1,5 @@
-"""Layers with parameters or state: Dense, Conv2D, MaxPool2D, Flatten, Dropout.
+"""Layers with parameters or state: Dense, Conv2D, MaxPool2D, AvgPool2D, GlobalAvgPool2D,
+Flatten, Dropout.
 
 They validate shapes themselves so that errors name the layer, then compute through
 ``tinygrad_nn.functional``.
@@ -8,12 +9,13 @@ from __future__ import annotations
 import numpy as np
 
 from .. import functional as F
-from .._validation import check_float_dtype, check_real
+from .._validation import (check_bool, check_float_dtype, check_int, check_pair, check_padding,
+                           check_real)
 from ..tensor import Tensor
 from . import init as I
 from .module import Module
 
-__all__ = ["Dense", "Conv2D", "MaxPool2D", "Flatten", "Dropout"]
+__all__ = ["Dense", "Conv2D", "MaxPool2D", "AvgPool2D", "GlobalAvgPool2D", "Flatten", "Dropout"]
 
 _INITS = {"glorot_uniform": I.glorot_uniform, "he_normal": I.he_normal}
 
@@ -98,64 +100,126 @@ class Dense(Module):
         return f"{self.in_features}, {self.out_features}{bias}{_dtype_repr(self.weight.dtype)}"
 
 
-class Conv2D(Module):
-    """2-D convolution over NCHW input; weight (out_channels, in_channels, kh, kw).
+def _named(layer, error, op):
+    """``error`` from functional ``op`` (checked once there), reworded to name the layer."""
+    message = str(error)
+    return ValueError(f"{layer!r}: {message.removeprefix(op + ': ')}")
 
-    ``kernel_size``, ``stride`` and ``padding`` are ints or (h, w) pairs. Init as ``Dense``, with
-    fan_in = in_channels*kh*kw and fan_out = out_channels*kh*kw.
+
+class Conv2D(Module):
+    """2-D convolution over NCHW input; weight (out_channels, in_channels/groups, kh, kw).
+
+    Parameters
+    ----------
+    in_channels, out_channels : int
+        Channels in and out; both divisible by ``groups``.
+    kernel_size, stride, dilation : int or (int, int)
+    padding : int, (int, int), "valid" or "same"
+        As ``functional.conv2d`` ("same" needs stride 1).
+    bias : bool
+    rng, dtype, init, gain
+        As ``Dense``, with fan_in = in_channels/groups*kh*kw and fan_out = out_channels*kh*kw
+        (PyTorch's fans).
+    groups : int
+        Independent convolutions over ``groups`` slices of the channels.
     """
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, bias=True,
-                 rng=None, dtype=np.float32, init="glorot_uniform", gain=1.0):
-        self.in_channels = _positive(in_channels, "in_channels", "Conv2D")
-        self.out_channels = _positive(out_channels, "out_channels", "Conv2D")
+                 rng=None, dtype=np.float32, init="glorot_uniform", gain=1.0, dilation=1,
+                 groups=1):
+        self.in_channels = check_int("in_channels", in_channels, low=1, owner="Conv2D")
+        self.out_channels = check_int("out_channels", out_channels, low=1, owner="Conv2D")
         dtype = check_float_dtype("dtype", dtype, owner="Conv2D")
         gain = check_real("gain", gain, owner="Conv2D")
-        self.kernel_size = _pair(kernel_size, "kernel_size", "Conv2D")
-        self.stride = _pair(stride, "stride", "Conv2D")
-        self.padding = _pair(padding, "padding", "Conv2D", minimum=0)
+        self.kernel_size = check_pair("kernel_size", kernel_size, owner="Conv2D")
+        self.stride = check_pair("stride", stride, owner="Conv2D")
+        self.padding = check_padding("padding", padding, ("same", "valid"), owner="Conv2D")
+        self.dilation = check_pair("dilation", dilation, owner="Conv2D")
+        self.groups = check_int("groups", groups, low=1, owner="Conv2D")
+        if self.in_channels % self.groups or self.out_channels % self.groups:
+            raise ValueError(f"Conv2D: in_channels ({self.in_channels}) and out_channels "
+                             f"({self.out_channels}) must be divisible by groups ({self.groups})")
+        if self.padding == "same" and self.stride != (1, 1):
+            raise ValueError(f"Conv2D: padding='same' needs stride 1, got stride {self.stride}")
         kh, kw = self.kernel_size
+        fan_in = self.in_channels // self.groups * kh * kw
         self.weight, self.bias = _init_params(
-            init, (self.out_channels, self.in_channels, kh, kw), self.in_channels * kh * kw,
+            init, (self.out_channels, self.in_channels // self.groups, kh, kw), fan_in,
             self.out_channels * kh * kw, rng, gain, dtype, bias)
 
     def forward(self, x):
-        shape = x.shape
+        shape = tuple(x.shape)
         if len(shape) != 4 or shape[1] != self.in_channels:
             raise ValueError(f"{self!r}: expected input with {self.in_channels} channels, "
                              f"got shape {shape} (input must be (N, C, H, W))")
-        (kh, kw), (ph, pw) = self.kernel_size, self.padding
-        if shape[2] + 2 * ph < kh or shape[3] + 2 * pw < kw:
-            raise ValueError(f"{self!r}: input image of shape {shape} (padding {self.padding}) is "
-                             f"smaller than the kernel of shape {self.weight.shape}")
-        return F.conv2d(x, self.weight, self.bias, stride=self.stride, padding=self.padding)
+        try:
+            return F.conv2d(x, self.weight, self.bias, stride=self.stride, padding=self.padding,
+                            dilation=self.dilation, groups=self.groups)
+        except ValueError as error:
+            raise _named(self, error, "conv2d") from None
 
     def extra_repr(self):
+        text = (f"{self.in_channels}, {self.out_channels}, kernel_size={_compact(self.kernel_size)}, "
+                f"stride={_compact(self.stride)}, padding={_compact(self.padding)}")
+        if self.dilation != (1, 1):
+            text += f", dilation={_compact(self.dilation)}"
+        if self.groups != 1:
+            text += f", groups={self.groups}"
         bias = "" if self.bias is not None else ", bias=False"
-        return (f"{self.in_channels}, {self.out_channels}, kernel_size={_compact(self.kernel_size)}, "
-                f"stride={_compact(self.stride)}, padding={_compact(self.padding)}{bias}"
-                f"{_dtype_repr(self.weight.dtype)}")
+        return text + bias + _dtype_repr(self.weight.dtype)
 
 
-class MaxPool2D(Module):
-    """Max over (kh, kw) windows of NCHW input; stride defaults to the kernel size."""
+class _Pool2D(Module):
+    """Windowed pooling of NCHW input; stride defaults to the kernel size."""
 
-    def __init__(self, kernel_size, stride=None):
-        self.kernel_size = _pair(kernel_size, "kernel_size", "MaxPool2D")
-        self.stride = self.kernel_size if stride is None else _pair(stride, "stride", "MaxPool2D")
+    _function = None
+
+    def __init__(self, kernel_size, stride=None, padding=0):
+        name = type(self).__name__
+        self.kernel_size = check_pair("kernel_size", kernel_size, owner=name)
+        self.stride = self.kernel_size if stride is None else check_pair("stride", stride, owner=name)
+        self.padding = check_padding("padding", padding, owner=name)
+        if any(2 * p > k for p, k in zip(self.padding, self.kernel_size)):
+            raise ValueError(f"{name}: padding must be at most half the kernel size, got "
+                             f"padding {self.padding} for kernel_size {self.kernel_size}")
 
     def forward(self, x):
-        shape = x.shape
-        kh, kw = self.kernel_size
-        if len(shape) != 4:
-            raise ValueError(f"{self!r}: expected input (N, C, H, W), got shape {shape}")
-        if shape[2] < kh or shape[3] < kw:
-            raise ValueError(f"{self!r}: input image of shape {shape} is smaller than the "
-                             f"{kh}x{kw} pooling window")
-        return F.max_pool2d(x, self.kernel_size, self.stride)
+        try:
+            return type(self)._function(x, self.kernel_size, self.stride, self.padding)
+        except ValueError as error:
+            raise _named(self, error, type(self)._function.__name__) from None
 
     def extra_repr(self):
-        return f"kernel_size={_compact(self.kernel_size)}, stride={_compact(self.stride)}"
+        pad = f", padding={_compact(self.padding)}" if any(self.padding) else ""
+        return f"kernel_size={_compact(self.kernel_size)}, stride={_compact(self.stride)}{pad}"
+
+
+class MaxPool2D(_Pool2D):
+    """Max over (kh, kw) windows of NCHW input every ``stride`` pixels (default: the kernel
+    size); ``padding`` adds -inf on each side (at most half the kernel), as PyTorch."""
+
+    _function = staticmethod(F.max_pool2d)
+
+
+class AvgPool2D(_Pool2D):
+    """Mean over (kh, kw) windows of NCHW input every ``stride`` pixels (default: the kernel
+    size); ``padding`` adds zeros that count in the mean (PyTorch's ``count_include_pad=True``)."""
+
+    _function = staticmethod(F.avg_pool2d)
+
+
+class GlobalAvgPool2D(Module):
+    """Mean over each channel's whole map: (N, C, H, W) -> (N, C), or (N, C, 1, 1) with
+    ``keepdims=True`` (PyTorch's ``AdaptiveAvgPool2d(1)``)."""
+
+    def __init__(self, keepdims=False):
+        self.keepdims = check_bool("keepdims", keepdims, owner="GlobalAvgPool2D")
+
+    def forward(self, x):
+        return F.global_avg_pool2d(x, keepdims=self.keepdims)
+
+    def extra_repr(self):
+        return "keepdims=True" if self.keepdims else ""
 
 
 class Flatten(Module):
