@@ -374,8 +374,10 @@ def test_conv_and_pool_kernels_check_shapes_at_entry():
     x, w, b = np.zeros((2, 4, 6, 6)), np.zeros((3, 2, 3, 3)), np.zeros(3)
     with pytest.raises(ValueError, match="conv2d_forward: inconsistent arguments"):
         KC.conv2d_forward(x, w, b, groups=2)  # 3 output channels in 2 groups
-    with pytest.raises(ValueError, match="conv2d_forward: inconsistent arguments"):
+    with pytest.raises(TypeError, match="conv2d_forward: w has dtype float32, expected float64"):
         KC.conv2d_forward(x, w.astype(np.float32), b, groups=2)
+    with pytest.raises(ValueError, match="conv2d_forward: x must be C-contiguous"):
+        KC.conv2d_forward(x.transpose(0, 1, 3, 2), w, b, groups=2)
     with pytest.raises(ValueError, match=r"conv2d_forward: b has shape \(2,\), expected \(4,\)"):
         KC.conv2d_forward(x, np.zeros((4, 2, 3, 3)), np.zeros(2), groups=2)
     with pytest.raises(ValueError, match="conv2d_forward: the dilated kernel .* does not fit"):

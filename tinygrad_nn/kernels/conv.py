@@ -22,7 +22,7 @@ import numpy as np
 from . import njit  # numba.njit with a cache that degrades safely
 
 from .. import threads as T
-from .._validation import check_same_shape
+from .._validation import check_kernel_arrays, check_same_shape
 
 _JIT = dict(cache=True, nogil=True, error_model="numpy", fastmath={"contract"})
 
@@ -228,18 +228,14 @@ def output_size(size, kernel, stride, before, after, dilation):
 
 def _plan(x, w, stride, padding, dilation, groups, owner):
     """Check the shapes, then (geo, tasks as (n0, n1) image runs, width)."""
-    if x.ndim != 4 or w.ndim != 4:
-        raise ValueError(f"{owner}: x must be (N, C, H, W) and w (O, C/groups, kh, kw), got "
-                         f"{x.shape} and {w.shape}")
+    check_kernel_arrays(owner, ndim=4, x=x)
+    check_kernel_arrays(owner, ndim=4, shape=w.shape, dtype=x.dtype, w=w)
     N, C, H, W = x.shape
     O, Cg, kh, kw = w.shape
     (sh, sw), (pt, pb, pl, pr), (dh, dw) = stride, padding, dilation
-    if (groups < 1 or C != Cg * groups or O % groups or min(sh, sw, dh, dw) < 1
-            or min(pt, pb, pl, pr) < 0 or not x.flags.c_contiguous or not w.flags.c_contiguous
-            or x.dtype != w.dtype):
-        raise ValueError(f"{owner}: inconsistent arguments x {x.shape} {x.dtype}, w {w.shape} "
-                         f"{w.dtype}, stride {stride}, padding {padding}, dilation {dilation}, "
-                         f"groups {groups} (C-contiguous arrays of one dtype expected)")
+    if groups < 1 or C != Cg * groups or O % groups or min(sh, sw, dh, dw) < 1 or min(padding) < 0:
+        raise ValueError(f"{owner}: inconsistent arguments x {x.shape}, w {w.shape}, stride "
+                         f"{stride}, padding {padding}, dilation {dilation}, groups {groups}")
     Ho = output_size(H, kh, sh, pt, pb, dh)
     Wo = output_size(W, kw, sw, pl, pr, dw)
     if Ho < 1 or Wo < 1:
@@ -273,12 +269,12 @@ def conv2d_forward(x, w, b, stride=(1, 1), padding=(0, 0, 0, 0), dilation=(1, 1)
     all C-contiguous of one float dtype; ``padding`` is (top, bottom, left, right)."""
     geo, tasks, width = _plan(x, w, stride, padding, dilation, groups, "conv2d_forward")
     O = w.shape[0]
-    check_same_shape("conv2d_forward", "b", b.shape, (O,))
+    check_kernel_arrays("conv2d_forward", shape=(O,), dtype=x.dtype, b=b)
     out = np.empty((x.shape[0], O, int(geo[HO]), int(geo[WO])), dtype=x.dtype)
     xq, cols = _scratch(x, w, geo, width)
     acc = np.empty((width, O * int(geo[BATCH] * geo[SPAN])), dtype=x.dtype)
     wm = w.reshape(O, -1)
-    bias = np.ascontiguousarray(b, dtype=x.dtype)
+    bias = b
 
     def task(t, slot):
         _forward(x, wm, bias, geo, tasks[t][0], tasks[t][1], xq[slot], cols[slot], acc[slot], out)
@@ -297,7 +293,7 @@ def conv2d_backward(x, w, grad, stride=(1, 1), padding=(0, 0, 0, 0), dilation=(1
     O, Kg, G = w.shape[0], w[0].size, groups
     check_same_shape("conv2d_backward", "grad", grad.shape,
                      (x.shape[0], O, int(geo[HO]), int(geo[WO])))
-    grad = np.ascontiguousarray(grad, dtype=x.dtype)
+    check_kernel_arrays("conv2d_backward", dtype=x.dtype, grad=grad)
     if PARTIAL_BYTES < len(tasks) * O * Kg * x.itemsize:  # huge weights: fewer, larger tasks
         tasks = _merge(tasks, max(1, PARTIAL_BYTES // (O * Kg * x.itemsize)))
         width = min(width, len(tasks))

@@ -16,7 +16,7 @@ import numpy as np
 from . import njit  # numba.njit with a cache that degrades safely
 
 from .. import threads as T
-from .._validation import check_same_shape
+from .._validation import check_kernel_arrays, check_same_shape
 
 _JIT = dict(cache=True, nogil=True, error_model="numpy")
 
@@ -149,10 +149,10 @@ def _run(kernel, planes, size, *args):
 
 def max_pool2d_forward(x, kernel_size, stride, padding=(0, 0)):
     """(out, argmax) for C-contiguous x (N, C, H, W); argmax holds int32 offsets into (H, W)."""
+    check_kernel_arrays("max_pool2d_forward", ndim=4, x=x)
     shape = _check("max_pool2d_forward", x.shape, kernel_size, stride, padding)
-    if not x.flags.c_contiguous or x.shape[2] * x.shape[3] >= 2 ** 31:
-        raise ValueError("max_pool2d_forward: x must be C-contiguous with planes under 2**31 "
-                         "pixels")
+    if x.shape[2] * x.shape[3] >= 2 ** 31:
+        raise ValueError("max_pool2d_forward: planes must hold under 2**31 pixels")
     out, arg = np.empty(shape, dtype=x.dtype), np.empty(shape, dtype=np.int32)
     args = kernel_size + stride + padding
     _run(lambda p0, p1: _max_forward(x, *args, p0, p1, out, arg), shape[0] * shape[1], x.size)
@@ -161,13 +161,14 @@ def max_pool2d_forward(x, kernel_size, stride, padding=(0, 0)):
 
 def max_pool2d_backward(grad, argmax, x_shape):
     """dL/dx of shape ``x_shape`` from the output gradient and the forward pass's argmax."""
+    check_kernel_arrays("max_pool2d_backward", ndim=4, grad=grad)
     check_same_shape("max_pool2d_backward", "argmax", argmax.shape, grad.shape)
     if len(x_shape) != 4 or tuple(grad.shape[:2]) != tuple(x_shape[:2]):
         raise ValueError(f"max_pool2d_backward: grad {grad.shape} does not pool x {x_shape}")
     if argmax.size and not 0 <= argmax.min() <= argmax.max() < x_shape[2] * x_shape[3]:
         raise ValueError("max_pool2d_backward: argmax offsets fall outside the input planes")
-    grad = np.ascontiguousarray(grad)
-    argmax = np.ascontiguousarray(argmax, dtype=np.int32)
+    if argmax.dtype != np.int32 or not argmax.flags.c_contiguous:
+        raise TypeError("max_pool2d_backward: argmax must be a C-contiguous int32 array")
     dx = np.empty(x_shape, dtype=grad.dtype)
     _run(lambda p0, p1: _max_backward(grad, argmax, p0, p1, dx), x_shape[0] * x_shape[1],
          dx.size)
@@ -176,8 +177,8 @@ def max_pool2d_backward(grad, argmax, x_shape):
 
 def avg_pool2d_forward(x, kernel_size, stride, padding=(0, 0)):
     """Window means (padding counted as zeros, divisor kh*kw) of C-contiguous x (N, C, H, W)."""
+    check_kernel_arrays("avg_pool2d_forward", ndim=4, x=x)
     shape = _check("avg_pool2d_forward", x.shape, kernel_size, stride, padding)
-    x = np.ascontiguousarray(x)
     out = np.empty(shape, dtype=x.dtype)
     args = kernel_size + stride + padding
     _run(lambda p0, p1: _avg_forward(x, *args, p0, p1, out), shape[0] * shape[1], x.size)
@@ -187,8 +188,7 @@ def avg_pool2d_forward(x, kernel_size, stride, padding=(0, 0)):
 def avg_pool2d_backward(grad, x_shape, kernel_size, stride, padding=(0, 0)):
     """dL/dx of shape ``x_shape`` from the gradient of ``avg_pool2d_forward``'s output."""
     shape = _check("avg_pool2d_backward", x_shape, kernel_size, stride, padding)
-    check_same_shape("avg_pool2d_backward", "grad", grad.shape, shape)
-    grad = np.ascontiguousarray(grad)
+    check_kernel_arrays("avg_pool2d_backward", shape=shape, grad=grad)
     dx = np.empty(x_shape, dtype=grad.dtype)
     args = kernel_size + stride + padding
     _run(lambda p0, p1: _avg_backward(grad, *args, p0, p1, dx), x_shape[0] * x_shape[1],

@@ -28,7 +28,7 @@ class _Conv2D(Function):
 
     def backward(self, grad):
         need = self.needs_input_grad
-        dx, dw, db = K.conv2d_backward(self.x, self.w, grad.astype(self.x.dtype, copy=False),
+        dx, dw, db = K.conv2d_backward(self.x, self.w, np.ascontiguousarray(grad, self.x.dtype),
                                        need_dx=need[0], need_dw=need[1], **self.geometry)
         grads = (dx, dw, db)[:len(self.dtypes)]
         return tuple(None if g is None or not wanted else g.astype(dt, copy=False)

@@ -21,7 +21,7 @@ class _MaxPool2D(Function):
         return out
 
     def backward(self, grad):
-        return K.max_pool2d_backward(grad.astype(self.dtype, copy=False), self.argmax,
+        return K.max_pool2d_backward(np.ascontiguousarray(grad, dtype=self.dtype), self.argmax,
                                      self.shape)
 
 
@@ -31,8 +31,8 @@ class _AvgPool2D(Function):
     def forward(self, x, kernel_size=(2, 2), stride=(2, 2), padding=(0, 0)):
         self.shape, self.dtype = x.shape, x.dtype
         self.geometry = (kernel_size, stride, padding)
-        return K.avg_pool2d_forward(x, *self.geometry)
+        return K.avg_pool2d_forward(np.ascontiguousarray(x), *self.geometry)
 
     def backward(self, grad):
-        return K.avg_pool2d_backward(grad.astype(self.dtype, copy=False), self.shape,
+        return K.avg_pool2d_backward(np.ascontiguousarray(grad, dtype=self.dtype), self.shape,
                                      *self.geometry)
