@@ -1,17 +1,18 @@
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
-STAMP  := $(VENV)/.installed
+STAMP  := $(VENV)/.installed-test
 
-.PHONY: demo test test-deep bench clean
+.PHONY: demo test test-deep bench docs clean
 
-$(STAMP): pyproject.toml
+# One stamp per extra: .venv/.installed-test, -examples, -docs (reinstalled when pyproject changes)
+$(VENV)/.installed-%: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[test]"
-	touch $(STAMP)
+	$(PY) -m pip install --quiet -e ".[$*]"
+	touch $@
 
-demo: $(STAMP)
+demo: $(VENV)/.installed-examples
 	$(PY) examples/reproduce_seeds.py
 
 # make test: derandomized hypothesis ("ci" profile), the same examples on every run.
@@ -27,5 +28,10 @@ test-deep: $(STAMP)
 bench: $(STAMP)
 	for b in benchmarks/bench_*.py; do $(PY) $$b || exit 1; done
 
+# make docs: the HTML API reference in docs/_build/html; any Sphinx warning fails the build.
+docs: $(VENV)/.installed-docs
+	rm -rf docs/_build
+	$(PY) -m sphinx -W --keep-going -q -b html docs docs/_build/html
+
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build *.egg-info docs/_build
