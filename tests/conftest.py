@@ -1,4 +1,5 @@
-"""Shared test settings: hypothesis profiles for the suite (Numba compiles on first call).
+"""Shared test settings: hypothesis profiles for the suite (Numba compiles on first call), and
+the `load_example` fixture.
 
 Profiles, chosen by ``HYPOTHESIS_PROFILE`` (else ``ci`` when ``CI`` is set, else ``default``):
 
@@ -8,8 +9,11 @@ Profiles, chosen by ``HYPOTHESIS_PROFILE`` (else ``ci`` when ``CI`` is set, else
   ones that set their own ``max_examples``, randomised (the seed is printed on failure).
 """
 import os
+import runpy
+from pathlib import Path
 
 import matplotlib
+import pytest
 from hypothesis import HealthCheck, settings
 
 matplotlib.use("Agg")
@@ -39,3 +43,19 @@ def pytest_collection_modifyitems(config, items):
         own = test._hypothesis_internal_use_settings
         test._hypothesis_internal_use_settings = settings(
             own, max_examples=own.max_examples * DEEP_FACTOR, derandomize=False)
+
+
+EXAMPLES_DIR = Path(__file__).resolve().parents[1] / "examples"
+
+
+@pytest.fixture
+def load_example(monkeypatch):
+    """``load_example(name)``: the namespace of ``examples/<name>.py`` (its ``__main__`` block not
+    run), loaded with ``examples/`` on ``sys.path`` for this test only, so the script's
+    ``from _common import ...`` works whichever test file runs first, or alone."""
+    monkeypatch.syspath_prepend(str(EXAMPLES_DIR))
+
+    def load(name):
+        return runpy.run_path(str(EXAMPLES_DIR / f"{name}.py"), run_name=f"example_{name}")
+
+    return load

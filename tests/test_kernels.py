@@ -382,6 +382,15 @@ def test_softmax_family_extreme_logits_are_finite_and_silent(dtype):
     np.testing.assert_allclose(y, softmax(x.astype(np.float64), axis=1), atol=1e-6)
     np.testing.assert_allclose(ly[1], np.full(3, -np.log(3)), rtol=RTOL[dtype])
     np.testing.assert_allclose(loss, [2e4, np.log(3), 2e4 + np.log(2)], rtol=RTOL[dtype])
+    # the gradients and logsumexp against float64 scipy references, not only "finite"
+    x64 = x.astype(np.float64)
+    p, lp = softmax(x64, axis=1), log_softmax(x64, axis=1)
+    np.testing.assert_allclose(lse, logsumexp(x64, axis=1), rtol=RTOL[dtype])
+    refs = [p * (x64 - (x64 * p).sum(axis=1, keepdims=True)),
+            x64 - np.exp(lp) * x64.sum(axis=1, keepdims=True),
+            p - np.eye(3)[target]]
+    for got, want in zip(grads, refs):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6 * np.abs(x64).max())
 
 
 def test_logsumexp_infinite_rows_follow_scipy():

@@ -11,7 +11,9 @@ from numpy.testing import assert_allclose, assert_array_equal
 from sklearn import neural_network as sk
 from sklearn.datasets import load_digits, make_regression
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
-from sklearn.model_selection import GridSearchCV, learning_curve, train_test_split, validation_curve
+from sklearn.base import clone
+from sklearn.model_selection import (GridSearchCV, cross_val_score, learning_curve,
+                                     train_test_split, validation_curve)
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
@@ -317,7 +319,8 @@ def test_partial_fit_needs_classes_and_a_stochastic_solver(digits):
     with pytest.raises(ValueError, match="classes must be passed on the first call"):
         clf.partial_fit(X, y)
     clf.partial_fit(X[y < 5], y[y < 5], classes=np.arange(10))  # classes not all in y: fine
-    assert_array_equal(clf.classes_, np.arange(10)) and clf.predict_proba(X).shape == (400, 10)
+    assert_array_equal(clf.classes_, np.arange(10))
+    assert clf.predict_proba(X).shape == (400, 10)
     with pytest.raises(ValueError, match="`y` has classes not in `self.classes_`"):
         clf.partial_fit(X, y + 1)
     with pytest.raises(ValueError, match="partial_fit does not support early_stopping=True"):
@@ -477,4 +480,8 @@ def test_pipeline_grid_search_and_curves(request, est, data):
     assert train.shape == test.shape == (2, 2) and np.all(test > 0.5)
     train, test = validation_curve(pipe, X, y, param_name=f"{name}__alpha",
                                    param_range=[1e-4, 1.0], cv=2)
-    assert test.shape == (2, 2) and np.all(np.isfinite(test))
+    assert test.shape == (2, 2)
+    for scores, alpha in zip(test, [1e-4, 1.0]):  # each row: that alpha's own 2-fold scores
+        model = clone(pipe).set_params(**{f"{name}__alpha": alpha})
+        assert_allclose(scores, cross_val_score(model, X, y, cv=2), rtol=1e-12)
+    assert test.mean(axis=1).max() > 0.8

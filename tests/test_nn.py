@@ -471,6 +471,34 @@ def test_gradcheck_conv_pool_stack():
     _gradcheck_model(model, rng.standard_normal((2, 2, 4, 4)))
 
 
+@settings(max_examples=10)
+@given(seed=st.integers(0, 2**16), lead=st.sampled_from([(2, 3), (2, 1, 3), (1, 2, 2)]),
+       bias=st.booleans())
+def test_gradcheck_dense_on_3d_and_4d_input(seed, lead, bias):
+    """Leading axes of any count: the weight and bias gradients sum over all of them (a weight
+    gradient taken from the first 2-D slice only, or reshaped wrongly, fails here)."""
+    rng = np.random.default_rng(seed)
+    model = nn.Sequential(nn.Dense(4, 3, bias=bias, rng=rng, dtype=np.float64), nn.Tanh(),
+                          nn.Dense(3, 2, rng=rng, dtype=np.float64))
+    _gradcheck_model(model, rng.standard_normal((*lead, 4)))
+
+
+@settings(max_examples=5)
+@given(seed=st.integers(0, 2**16), stride=st.sampled_from([1, 2]), padding=st.sampled_from([0, 1]))
+def test_gradcheck_two_conv_layers_end_to_end(seed, stride, padding):
+    """conv -> tanh -> conv -> relu -> pool -> dense: the second conv's input gradient is the
+    first conv's output gradient, so an off-by-one in either direction of the conv input
+    gradient fails here (a one-conv model only ever needs the weight gradient of its conv)."""
+    rng = np.random.default_rng(seed)
+    conv2 = nn.Conv2D(3, 2, (2, 3), stride=stride, padding=padding, rng=rng, dtype=np.float64)
+    model = nn.Sequential(nn.Conv2D(2, 3, 3, padding=1, rng=rng, dtype=np.float64), nn.Tanh(),
+                          conv2, nn.ReLU(), nn.MaxPool2D(1), nn.Flatten())
+    x = rng.standard_normal((2, 2, 5, 6))
+    n_out = int(np.prod(model(Tensor(x)).shape[1:]))
+    model.append(nn.Dense(n_out, 2, rng=rng, dtype=np.float64))
+    _gradcheck_model(model, x)
+
+
 def test_gradcheck_custom_module_with_lists():
     model = Net(rng=3)
     for p in model.parameters():

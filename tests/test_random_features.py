@@ -1,5 +1,6 @@
 """Random-feature layers (models/random_features.py): the feature map against numpy/scipy/sklearn
 references, stacking, the fixes over nnetsauce, bad input, and scikit-learn compatibility."""
+import itertools
 import math
 import pickle
 import warnings
@@ -16,9 +17,9 @@ from sklearn.datasets import load_digits, make_classification
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LinearRegression, LogisticRegression, RidgeClassifier
 from sklearn.mixture import GaussianMixture
-from sklearn.model_selection import GridSearchCV, train_test_split
+from sklearn.model_selection import GridSearchCV, cross_val_score, train_test_split
 from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import MinMaxScaler, StandardScaler
+from sklearn.preprocessing import MaxAbsScaler, MinMaxScaler, RobustScaler, StandardScaler
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
@@ -150,6 +151,34 @@ def test_cluster_features_match_sklearn(type_clust, cluster_encode):
     assert_allclose(fed(est, X), est.estimator_.X_, atol=1e-12)
 
 
+SKLEARN_SCALERS = {"std": StandardScaler, "minmax": MinMaxScaler, "robust": RobustScaler,
+                   "maxabs": MaxAbsScaler}
+
+
+@pytest.mark.parametrize("type_scaling", list(itertools.permutations(SKLEARN_SCALERS, 3)),
+                         ids="-".join)
+def test_each_type_scaling_slot_scales_its_own_step(type_scaling):
+    """Clustering and hidden layer both on, three different scalers: slot 2 scales what the
+    clustering sees, slot 1 what the hidden layer sees, slot 0 what ``obj`` sees. A model
+    that used one slot's scaler for another step differs from this reference."""
+    obj_scaler, hidden_scaler, cluster_scaler = (SKLEARN_SCALERS[name] for name in type_scaling)
+    X, y = data(n=50, p=4, seed=3)
+    X[:25] += 3  # two clear groups
+    X[:, 1] = 10 * X[:, 1] + 5  # columns on different scales, so the scalers disagree
+    est = CustomRegressor(Recorder(), n_hidden_features=4, activation_name="tanh", bias=True,
+                          direct_link=True, n_clusters=2, nodes_sim="uniform",
+                          type_scaling=type_scaling, seed=11).fit(X, y)
+    clustered = cluster_scaler().fit_transform(X)
+    labels = KMeans(n_clusters=2, random_state=11, n_init=10).fit(clustered).predict(clustered)
+    X_c = np.hstack([X, np.eye(2)[labels]])
+    S = np.hstack([np.ones((len(X), 1)), hidden_scaler().fit_transform(X_c)])
+    W = np.random.RandomState(11).random_sample((X_c.shape[1] + 1, 4))
+    Z = np.hstack([X_c, np.tanh(S @ W)])
+    expected = obj_scaler().fit_transform(Z)
+    assert_allclose(est.estimator_.X_, expected, atol=1e-12)
+    assert_allclose(fed(est, X), expected, atol=1e-12)
+
+
 def test_col_sample_picks_seeded_columns():
     X, y = data(p=10)
     est = CustomRegressor(Recorder(), col_sample=0.35, n_hidden_features=3, n_clusters=2,
@@ -279,19 +308,20 @@ def test_predict_proba_only_when_obj_has_it():
     assert hasattr(CustomClassifier(CustomClassifier(DecisionTreeClassifier())), "predict_proba")
 
 
-def test_seed_experiment_on_digits():
-    """Seed 01 published 93.88%, 93.05%, 94.17%. The forest matches exactly and layer 2 beats the
-    seed; layer 3 (92.50% here) is one draw of a noisy figure: over layer-3 seeds 0..19 it
-    averages 93.5%, like nnetsauce 0.56.1's uncalibrated model, so only a floor is pinned."""
-    import runpy
-    from pathlib import Path
-    script = Path(__file__).resolve().parents[1] / "examples" / "stacked_random_features.py"
-    layers = runpy.run_path(str(script))["build_layers"]()
+def test_seed_experiment_on_digits(load_example):
+    """Seed 01 published 93.88%, 93.05%, 94.17%; the forest (layer 1) matches it exactly.
+
+    Layers 2 and 3 are one draw each of a noisy figure, so only floors are pinned, taken from
+    the spread over seeds rather than from this run's output: with the random-feature layers'
+    ``seed`` set to 0..19 (same split and forest), layer 2 scored 91.9%-95.3% (mean 94.0%,
+    std 0.9 points) and layer 3 91.9%-95.0% (mean 93.4%, std 0.9 points). Each floor is that
+    mean minus three standard deviations, rounded down: 0.91 and 0.90."""
+    layers = load_example("stacked_random_features")["build_layers"]()
     X, y = load_digits(return_X_y=True)
     X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.2, random_state=123)
     acc = [layer.fit(X_train, y_train).score(X_test, y_test) for layer in layers]
     assert acc[0] == pytest.approx(0.9389, abs=1e-4)  # the seed's forest, exactly
-    assert acc[1] >= 0.9305 and acc[2] >= 0.92
+    assert acc[1] >= 0.91 and acc[2] >= 0.90, acc
 
 
 # ------------------------------------------------------------------ scikit-learn plumbing
@@ -303,7 +333,12 @@ def test_pickle_pipeline_and_grid_search():
     assert_array_equal(again.predict_proba(X), pipe.predict_proba(X))
     grid = GridSearchCV(est, {"n_hidden_features": [2, 6], "obj__obj__max_depth": [2, None]},
                         cv=2, n_jobs=2).fit(X, y)
-    assert grid.best_params_["n_hidden_features"] in (2, 6)
+    # the parallel search's scores are each candidate's own (serial, from scratch), and the
+    # best is the best of those
+    serial = [cross_val_score(clone(est).set_params(**params), X, y, cv=2).mean()
+              for params in grid.cv_results_["params"]]
+    assert_allclose(grid.cv_results_["mean_test_score"], serial, rtol=1e-12)
+    assert grid.best_params_ == grid.cv_results_["params"][int(np.argmax(serial))]
     assert grid.score(X, y) > 0.8
 
 
