@@ -153,3 +153,20 @@ def test_matmul_equals_numpy(shape, restore_threads):
     np.testing.assert_array_equal(T.matmul(a.T[:k].T, b), a @ b)  # views work too
     tn.set_num_threads(2)
     assert blas_threads() == before
+
+
+def test_sections_opened_from_other_threads_take_effect(restore_threads):
+    """threadpoolctl's OpenBLAS setter ignores every thread but the first that used it; ours
+    calls the library directly, so a worker thread's section does hold BLAS at one thread."""
+    tn.set_num_threads(2)  # the main thread sets first
+    seen = []
+
+    def inside():
+        with T.single_threaded_blas():
+            seen.append({n for _, n in blas_threads()})
+
+    thread = threading.Thread(target=inside)
+    thread.start()
+    thread.join()
+    assert seen == [{1}]
+    assert {n for _, n in blas_threads()} == {2}

@@ -45,9 +45,7 @@ PARALLEL_MIN_WORK = 1 << 22
 _lock = threading.Lock()
 _num_threads = None        # set by set_num_threads; None: the usable cores
 _cores = None
-_blas_libs = None          # threadpoolctl controllers of every BLAS loaded (numpy's, scipy's)
-_blas_depth = 0            # how many single_threaded_blas sections are open, in all threads
-_blas_saved = ()           # the thread counts found when the first section opened
+_blas = None               # {"numpy": (...), "numba": (...), "all": (...)} of _Blas
 
 
 def _usable_cores():
@@ -84,64 +82,87 @@ def set_num_threads(n):
     n : int
         Number of threads, at least 1. More threads than cores is allowed (useful to test).
     """
-    global _num_threads, _blas_saved
+    global _num_threads
     n = check_int("n", n, low=1, owner="set_num_threads")
-    libs = _blas_libraries()
+    libs = _blas_libraries()["all"]
     with _lock:
         _num_threads = n
-        if _blas_depth:  # a section is open: restore to the new count when it closes
-            _blas_saved = (n,) * len(libs)
-        else:
-            for lib in libs:
-                lib.set_num_threads(n)
+        for lib in libs:
+            if lib.depth:  # a section holds it at 1: restore to the new count when it closes
+                lib.saved = n
+            else:
+                lib.set(n)
+
+
+class _Blas:
+    """One loaded BLAS library: its thread-count getter and setter, called directly (threadpoolctl's
+    OpenBLAS setter silently ignores every thread but the first one that used it), and how many
+    ``single_threaded_blas`` sections hold it at one thread."""
+
+    __slots__ = ("get", "set", "depth", "saved")
+
+    def __init__(self, controller):
+        get = set_ = None
+        if controller.internal_api == "openblas":
+            get = controller._get_symbol("openblas_get_num_threads")
+            set_ = controller._get_symbol("openblas_set_num_threads")
+        self.get = get or controller.get_num_threads
+        self.set = set_ or getattr(controller, "_real_set_num_threads", controller.set_num_threads)
+        self.depth, self.saved = 0, None
 
 
 def _blas_libraries():
-    """threadpoolctl controllers for the BLAS libraries of numpy and of scipy (Numba's np.dot
-    calls scipy's, which is loaded here first so that the controller finds it)."""
-    global _blas_libs
-    if _blas_libs is None:
+    """The BLAS libraries loaded, by user: numpy's matmul calls its own, Numba's ``np.dot``
+    calls scipy's (loaded here first so that it is found); "all" is both."""
+    global _blas
+    if _blas is None:
         import numpy  # noqa: F401
         import scipy.linalg.cython_blas  # noqa: F401
         from threadpoolctl import ThreadpoolController
 
-        libs = ThreadpoolController().select(user_api="blas").lib_controllers
+        controllers = ThreadpoolController().select(user_api="blas").lib_controllers
+        libs = tuple(_Blas(c) for c in controllers)
+        paths = [c.filepath for c in controllers]
+        numba = tuple(lib for lib, path in zip(libs, paths) if "scipy.libs" in path) or libs
+        numpy_ = tuple(lib for lib, path in zip(libs, paths) if "scipy.libs" not in path) or libs
         with _lock:
-            if _blas_libs is None:
-                _blas_libs = tuple(libs)
-    return _blas_libs
+            if _blas is None:
+                _blas = {"all": libs, "numba": numba, "numpy": numpy_}
+    return _blas
 
 
 class single_threaded_blas:
-    """Context manager: every BLAS library runs on one thread while any thread is inside.
+    """Context manager: the BLAS libraries of ``users`` ("numpy": numpy's matmul, "numba": the
+    kernels' ``np.dot``, or "all") run on one thread while any thread is inside.
 
-    Reference-counted across threads: the first to enter saves the libraries' thread counts and
-    sets them to 1, the last to leave restores what the first one found. Nested and concurrent
-    use is safe.
+    Reference-counted across threads, per library: the first to enter saves the library's
+    thread count and sets it to 1, the last to leave restores what the first one found. Nested
+    and concurrent use is safe.
     """
 
-    __slots__ = ()
+    __slots__ = ("users",)
+
+    def __init__(self, users="all"):
+        self.users = users
 
     def __enter__(self):
-        global _blas_depth, _blas_saved
-        libs = _blas_libraries()
+        libs = _blas_libraries()[self.users]
         with _lock:
-            if _blas_depth == 0:
-                _blas_saved = tuple(lib.get_num_threads() for lib in libs)
-                for lib, n in zip(libs, _blas_saved):
-                    if n != 1:
-                        lib.set_num_threads(1)
-            _blas_depth += 1
+            for lib in libs:
+                if lib.depth == 0:
+                    lib.saved = lib.get()
+                    if lib.saved != 1:
+                        lib.set(1)
+                lib.depth += 1
         return self
 
     def __exit__(self, *exc):
-        global _blas_depth
+        libs = _blas[self.users]
         with _lock:
-            _blas_depth -= 1
-            if _blas_depth == 0:
-                for lib, n in zip(_blas_libs, _blas_saved):
-                    if n != 1:
-                        lib.set_num_threads(n)
+            for lib in libs:
+                lib.depth -= 1
+                if lib.depth == 0 and lib.saved != 1:
+                    lib.set(lib.saved)
         return False
 
 
@@ -231,9 +252,10 @@ def parallel_for(fn, ntasks, width=None):
 
 def _after_fork_in_child():
     """A forked child has none of the parent's threads: start a fresh pool and lock."""
-    global _queue, _workers, _workers_lock, _lock, _blas_depth
-    _queue, _workers, _workers_lock = queue.SimpleQueue(), [], threading.Lock()
-    _lock, _blas_depth = threading.Lock(), 0
+    global _queue, _workers, _workers_lock, _lock
+    _queue, _workers, _workers_lock, _lock = queue.SimpleQueue(), [], threading.Lock(), threading.Lock()
+    for lib in (_blas or {}).get("all", ()):
+        lib.depth = 0
 
 
 if hasattr(os, "register_at_fork"):
@@ -241,6 +263,9 @@ if hasattr(os, "register_at_fork"):
 
 
 # ------------------------------------------------------------------ matrix products
+
+
+_NUMPY_SECTION = single_threaded_blas("numpy")
 
 
 def matmul(a, b):
@@ -264,7 +289,7 @@ def matmul(a, b):
     by_rows = n <= m          # a row block repacks b (k x n), a column block repacks a (m x k)
     size = m if by_rows else n
     blocks = min(2 * threads, size // 32)
-    with single_threaded_blas():
+    with _NUMPY_SECTION:
         if threads == 1 or work < PARALLEL_MIN_WORK or blocks < 2:
             return a @ b
         out = np.empty((m, n), dtype=np.result_type(a, b))

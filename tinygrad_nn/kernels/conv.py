@@ -279,7 +279,7 @@ def conv2d_forward(x, w, b, stride=(1, 1), padding=(0, 0, 0, 0), dilation=(1, 1)
     def task(t, slot):
         _forward(x, wm, bias, geo, tasks[t][0], tasks[t][1], xq[slot], cols[slot], acc[slot], out)
 
-    with T.single_threaded_blas():
+    with T.single_threaded_blas("numba"):
         T.parallel_for(task, len(tasks), width)
     return out
 
@@ -310,7 +310,7 @@ def conv2d_backward(x, w, grad, stride=(1, 1), padding=(0, 0, 0, 0), dilation=(1
         _backward(x, wm, wt, grad, geo, tasks[t][0], tasks[t][1], need_dx, need_dw, xq[slot],
                   cols[slot], gbuf[slot], dw_tmp[slot], dw_part[t], db_part[t], dx)
 
-    with T.single_threaded_blas():
+    with T.single_threaded_blas("numba"):
         T.parallel_for(task, len(tasks), width)
     dw = dw_part.sum(axis=0).reshape(w.shape) if need_dw else None
     return (dx if need_dx else None), dw, db_part.sum(axis=0)

@@ -1,7 +1,16 @@
-"""Matrix products through BLAS (numpy): ``MatMul`` and the fused ``Linear`` (x @ w + b)."""
+"""Matrix products through BLAS (numpy): ``MatMul`` and the fused ``Linear`` (x @ w + b).
+
+2-D products go through ``threads.matmul``: they follow ``tn.set_num_threads``, small ones stay
+on one thread without waking BLAS's idle threads, large ones are split over the worker pool.
+"""
 import numpy as np
 
 from ..autograd import Function, unbroadcast
+from ..threads import matmul as _mm
+
+
+def _product(a, b):
+    return _mm(a, b) if a.ndim == 2 and b.ndim == 2 else a @ b
 
 
 def _mismatch(name, a, b):
@@ -15,7 +24,7 @@ class MatMul(Function):
         if a.ndim == 0 or b.ndim == 0:
             raise _mismatch("matmul", a, b)
         try:
-            out = a @ b
+            out = _product(a, b)
         except ValueError:
             raise _mismatch("matmul", a, b) from None
         self.a, self.b = a, b
@@ -30,9 +39,9 @@ class MatMul(Function):
         need_a, need_b = self.needs_input_grad
         ga = gb = None
         if need_a:
-            ga = unbroadcast(g @ np.swapaxes(b2, -1, -2), a2.shape).reshape(a.shape)
+            ga = unbroadcast(_product(g, np.swapaxes(b2, -1, -2)), a2.shape).reshape(a.shape)
         if need_b:
-            gb = unbroadcast(np.swapaxes(a2, -1, -2) @ g, b2.shape).reshape(b.shape)
+            gb = unbroadcast(_product(np.swapaxes(a2, -1, -2), g), b2.shape).reshape(b.shape)
         return ga, gb
 
 
@@ -47,7 +56,7 @@ class Linear(Function):
             )
         if b is not None and b.shape != (w.shape[1],):
             raise ValueError(f"linear: bias shape {b.shape} does not match weight shape {w.shape}")
-        out = x @ w
+        out = _mm(x, w) if x.ndim == 2 else x @ w
         if b is not None:
             out += b
         self.x, self.w, self.has_bias = x, w, b is not None
@@ -57,8 +66,8 @@ class Linear(Function):
         x, w = self.x, self.w
         g2 = grad.reshape(-1, w.shape[1])
         need = self.needs_input_grad
-        gx = (grad @ w.T) if need[0] else None
-        gw = (x.reshape(-1, w.shape[0]).T @ g2) if need[1] else None
+        gx = _product(grad, w.T) if need[0] else None
+        gw = _mm(x.reshape(-1, w.shape[0]).T, g2) if need[1] else None
         if not self.has_bias:
             return gx, gw
         gb = g2.sum(axis=0) if need[2] else None
