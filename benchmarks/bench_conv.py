@@ -8,22 +8,19 @@
    the same layers, optimizer, batch size and epochs in PyTorch when torch is installed
    (PyTorch's own weight init).
 
-Run: python benchmarks/bench_conv.py [--skip-cnn] [--blas-threads N]
+Run: python benchmarks/bench_conv.py [--skip-cnn] [--threads N]
                                      [--max-iter N] [--batch-size N] [--lr LR]
 """
 import argparse
-import contextlib
 import os
 import time
 
 import numpy as np
 from scipy import ndimage
-from scipy.linalg import cython_blas  # noqa: F401  (Numba's BLAS: load it for --blas-threads)
 from skimage.measure import block_reduce
 from sklearn.pipeline import FeatureUnion
 from sklearn.preprocessing import MinMaxScaler
-from threadpoolctl import threadpool_limits
-
+import tinygrad_nn as tn
 from tinygrad_nn.data import load_mnist, split
 from tinygrad_nn.models import CNNClassifier, make_convolution_union
 
@@ -133,28 +130,28 @@ def bench_torch(clf, X_train, y_train, X_test, y_test, threads=None):
           f"schedule: {seconds:.1f} s training, test accuracy {accuracy:.2%}")
 
 
-def main(skip_cnn=False, blas_threads=None, **cnn_params):
+def main(skip_cnn=False, threads=None, **cnn_params):
     X, y = load_mnist()
+    if threads:
+        tn.set_num_threads(threads)  # ours and the BLAS numpy/scipy use
     print(f"MNIST-5k; {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}; "
-          f"BLAS threads: {blas_threads or 'default'}")
-    limits = (threadpool_limits(blas_threads, user_api="blas") if blas_threads
-              else contextlib.nullcontext())
-    with limits:
-        bench_features(X)
-        if not skip_cnn:
-            (X_train, y_train), (X_test, y_test) = split(X, y, test_size=1000, random_state=123)
-            bench_cnn(X_train, y_train, X_test, y_test, threads=blas_threads, **cnn_params)
+          f"threads: {tn.get_num_threads()}")
+    bench_features(X)
+    if not skip_cnn:
+        (X_train, y_train), (X_test, y_test) = split(X, y, test_size=1000, random_state=123)
+        bench_cnn(X_train, y_train, X_test, y_test, threads=threads, **cnn_params)
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--skip-cnn", action="store_true", help="only time the feature pipeline")
-    parser.add_argument("--blas-threads", type=int,
-                        help="limit BLAS (numpy's, scipy's) and PyTorch to this many threads")
+    parser.add_argument("--threads", "--blas-threads", type=int,
+                        help="tn.set_num_threads (ours and numpy's/scipy's BLAS) and PyTorch's "
+                             "threads (default: every usable core)")
     parser.add_argument("--max-iter", type=int, help="CNNClassifier epochs")
     parser.add_argument("--batch-size", type=int, help="CNNClassifier batch size")
     parser.add_argument("--lr", type=float, help="CNNClassifier learning_rate_init")
     args = parser.parse_args()
     overrides = {"max_iter": args.max_iter, "batch_size": args.batch_size,
                  "learning_rate_init": args.lr}
-    main(args.skip_cnn, args.blas_threads, **{k: v for k, v in overrides.items() if v is not None})
+    main(args.skip_cnn, args.threads, **{k: v for k, v in overrides.items() if v is not None})

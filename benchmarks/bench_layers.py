@@ -14,14 +14,17 @@ warm-up itself (Numba compilation, or loading it from the cache) is reported on 
     python benchmarks/bench_layers.py [--repeat-conv 20] [--repeat-mlp 3] [--threads N]
 
 On a shared 2-core machine, multi-threaded BLAS on these small matrices collapses as soon as
-another process takes a core (every peer slows 5-10x); ``--threads 1`` gives stable figures.
+another process takes a core (PyTorch and plain numpy slow 5-10x); ours splits work over its
+own blocking thread pool with single-threaded BLAS (tinygrad_nn.threads) and stays steady.
+``--threads 1`` gives the most stable figures for all three.
 """
 import argparse
-import contextlib
+import os
 import time
 
 import numpy as np
 
+import tinygrad_nn as tn
 import tinygrad_nn.functional as F
 from tinygrad_nn import Tensor, nn, no_grad
 from tinygrad_nn.data import load_mnist, split
@@ -310,25 +313,22 @@ def main(argv=None):
     parser.add_argument("--skip-conv", action="store_true")
     parser.add_argument("--skip-mlp", action="store_true")
     parser.add_argument("--threads", type=int, default=None,
-                        help="limit BLAS (numpy, hence ours) and PyTorch to this many threads")
+                        help="tn.set_num_threads (ours, and the BLAS numpy uses) and PyTorch's "
+                             "threads (default: every usable core)")
     args = parser.parse_args(argv)
     torch = try_torch()
-    limits = contextlib.nullcontext()
     if args.threads is not None:
-        from threadpoolctl import threadpool_limits
-
-        limits = threadpool_limits(args.threads)
+        tn.set_num_threads(args.threads)
         if torch is not None:
             torch.set_num_threads(args.threads)
     peers = "PyTorch not importable" if torch is None else \
         f"PyTorch {torch.__version__} CPU, {torch.get_num_threads()} threads"
-    print(f"bench_layers: tinygrad_nn vs {peers} vs plain numpy {np.__version__}"
-          f" (BLAS threads: {args.threads or 'default'})")
-    with limits:
-        if not args.skip_conv:
-            bench_conv(torch, args.repeat_conv)
-        if not args.skip_mlp:
-            bench_mlp(torch, args.repeat_mlp)
+    print(f"bench_layers: tinygrad_nn ({tn.get_num_threads()} threads) vs {peers} vs plain numpy "
+          f"{np.__version__}; load average {os.getloadavg()[0]:.1f}")
+    if not args.skip_conv:
+        bench_conv(torch, args.repeat_conv)
+    if not args.skip_mlp:
+        bench_mlp(torch, args.repeat_mlp)
 
 
 if __name__ == "__main__":
