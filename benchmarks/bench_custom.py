@@ -16,7 +16,7 @@ Without PyTorch (pip install torch==2.13.0) only our figures are printed, and th
 
     python benchmarks/bench_custom.py [--quick] [--epochs N] [--threads N]
 
---quick trains on 1,000 images for 2 epochs and repeats the layer timings less (a smoke run).
+--quick trains on 2,000 images for 2 epochs and repeats the layer timings less (a smoke run).
 """
 import argparse
 import os
@@ -246,16 +246,15 @@ def bench_layers(torch, repeat, number):
 def main(quick=False, epochs=None, threads=None):
     torch = import_torch()
     if threads:
-        if hasattr(tn, "set_num_threads"):
-            tn.set_num_threads(threads)
+        tn.set_num_threads(threads)
         if torch is not None:
             torch.set_num_threads(threads)
     print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}; tinygrad_nn threads "
-          f"{tn.get_num_threads() if hasattr(tn, 'get_num_threads') else 1}; "
+          f"{tn.get_num_threads()}; "
           + (f"PyTorch {torch.__version__}" if torch is not None
              else "PyTorch not installed (pip install torch==2.13.0): our figures only"))
     epochs = epochs or (2 if quick else custom_cnn.EPOCHS)
-    bench_training(torch, 1000 if quick else None, epochs)
+    bench_training(torch, 2000 if quick else None, epochs)
     bench_layers(torch, *((3, 5) if quick else (5, 20)))
 
 

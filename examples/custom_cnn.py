@@ -97,8 +97,8 @@ def plot(history, path, title):
 
 
 def main(quick=False, outdir="outputs", seed=0):
-    # --quick: 1,000 training images for 2 epochs (a smoke run of a few seconds).
-    out, (X_train, y_train), (X_test, y_test) = mnist_split(outdir, 1000 if quick else None)
+    # --quick: 2,000 training images for 2 epochs (a smoke run of a few seconds).
+    out, (X_train, y_train), (X_test, y_test) = mnist_split(outdir, 2000 if quick else None)
     epochs = 2 if quick else EPOCHS
     X_train, X_test = X_train.reshape(-1, 1, 28, 28), X_test.reshape(-1, 1, 28, 28)
 
