@@ -5,7 +5,8 @@ from hypothesis import given
 
 from tinygrad_nn import Tensor, no_grad
 from tinygrad_nn.autograd import FREED, unbroadcast
-from tinygrad_nn.testing import GradcheckError, broadcastable_shapes, gradcheck, tensors
+from tinygrad_nn.testing import (GradcheckError, broadcastable_shapes, gradcheck,
+                                 numerical_jacobian, tensors)
 
 
 def test_contract_example():
@@ -363,6 +364,9 @@ def test_grad_matches_backward_without_touching_dot_grad(x, w):
 
     gx, gw = tn.grad(f(x, w), [x, w])
     assert x.grad is None and w.grad is None
+    jx, jw = numerical_jacobian(f, [x, w])  # against central differences
+    np.testing.assert_allclose(gx.reshape(-1), jx[0], rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(gw.reshape(-1), jw[0], rtol=1e-6, atol=1e-8)
     f(x, w).backward()
     np.testing.assert_array_equal(gx, x.grad)
     np.testing.assert_array_equal(gw, w.grad)

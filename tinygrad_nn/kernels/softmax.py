@@ -162,34 +162,30 @@ def _cross_entropy_backward(probs, target, grad):
 
 
 # ---------------------------------------------------------------- checked entry points
-def softmax_forward(x):
-    """exp(x) / sum(exp(x)) along each row of a 2-D array."""
-    check_kernel_arrays("softmax_forward", ndim=2, x=x)
-    return _softmax_forward(x)
+def _rowwise(kernel, name, doc, *arg_names):
+    """``kernel`` behind the entry check: every argument 2-D, of the first one's shape and dtype."""
+
+    def entry(*arrays):
+        check_kernel_arrays(name, ndim=2, **dict(zip(arg_names, arrays)))
+        return kernel(*arrays)
+
+    entry.__name__ = entry.__qualname__ = name
+    entry.__doc__ = doc
+    return entry
 
 
-def softmax_backward(y, grad):
-    """dL/dx = y * (grad - sum(grad * y)) per row, from the softmax output ``y``."""
-    check_kernel_arrays("softmax_backward", ndim=2, y=y, grad=grad)
-    return _softmax_backward(y, grad)
-
-
-def log_softmax_forward(x):
-    """x - logsumexp(x) along each row of a 2-D array."""
-    check_kernel_arrays("log_softmax_forward", ndim=2, x=x)
-    return _log_softmax_forward(x)
-
-
-def log_softmax_backward(y, grad):
-    """dL/dx = grad - exp(y) * sum(grad) per row, from the log-softmax output ``y``."""
-    check_kernel_arrays("log_softmax_backward", ndim=2, y=y, grad=grad)
-    return _log_softmax_backward(y, grad)
-
-
-def logsumexp_forward(x):
-    """log(sum(exp(x))) of each row of a 2-D array, shape (n,)."""
-    check_kernel_arrays("logsumexp_forward", ndim=2, x=x)
-    return _logsumexp_forward(x)
+softmax_forward = _rowwise(_softmax_forward, "softmax_forward",
+                           "exp(x) / sum(exp(x)) along each row of a 2-D array.", "x")
+softmax_backward = _rowwise(_softmax_backward, "softmax_backward",
+                            "dL/dx = y * (grad - sum(grad * y)) per row, from the softmax y.",
+                            "y", "grad")
+log_softmax_forward = _rowwise(_log_softmax_forward, "log_softmax_forward",
+                               "x - logsumexp(x) along each row of a 2-D array.", "x")
+log_softmax_backward = _rowwise(_log_softmax_backward, "log_softmax_backward",
+                                "dL/dx = grad - exp(y) * sum(grad) per row, from the log-softmax y.",
+                                "y", "grad")
+logsumexp_forward = _rowwise(_logsumexp_forward, "logsumexp_forward",
+                             "log(sum(exp(x))) of each row of a 2-D array, shape (n,).", "x")
 
 
 def cross_entropy_forward(logits, target):
