@@ -343,10 +343,10 @@ def test_cross_entropy_is_stable_for_huge_logits():
 @pytest.mark.parametrize("logits_shape, target, kwargs, message", [
     ((3, 4), [0, 4, -1], {}, r"cross_entropy: target values \[-1, 4\] are out of range for 4 "
                               r"classes \(valid: 0 to 3\)"),
-    ((2, 4), [0.0, 1.5], {}, r"cross_entropy: targets must be integer class indices, got "
+    ((2, 4), [0.0, 1.5], {}, r"cross_entropy: target must be integer class indices, got "
                              r"non-integer values \[1.5\]"),
     ((2, 4), [0, np.nan], {}, r"non-integer values \[nan\]"),
-    ((2, 4), ["a", "b"], {}, r"cross_entropy: targets must be integer class indices, got dtype"),
+    ((2, 4), ["a", "b"], {}, r"cross_entropy: target must be integer class indices, got dtype"),
     ((3, 4), [0, 1], {}, r"cross_entropy: target shape \(2,\) does not match 3 rows of logits"),
     ((3, 4), [0, 1, 2], {"reduction": "avg"},
      r"cross_entropy: reduction must be one of 'mean', 'sum', 'none', got 'avg'"),

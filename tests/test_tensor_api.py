@@ -306,7 +306,9 @@ def test_other_dim_spellings_and_cat():
     assert x.unsqueeze(dim=1).shape == (2, 1, 3, 4) and x.flatten(start_dim=0).shape == (24,)
     assert Tensor.cat([x, x], dim=2).shape == (2, 3, 8) == Tensor.concatenate([x, x], axis=2).shape
     assert Tensor.stack([x, x], dim=1).shape == (2, 2, 3, 4)
-    assert Tensor.cat is not None and x.squeeze(dim=0).shape == (2, 3, 4)
+    assert x.squeeze(dim=0).shape == (2, 3, 4)
+    from tinygrad_nn import nn
+    assert nn.Flatten(start_dim=2)(x).shape == (2, 3, 4) and nn.Flatten()(x).shape == (2, 12)
 
 
 # ---------------------------------------------------------------- item 5: constructors
@@ -383,3 +385,14 @@ def test_against_pytorch_values_and_gradients():
     m = x > 0
     np.testing.assert_array_equal((m * 2.5).data, ((tx > 0) * 2.5).numpy())
     assert (m * x).dtype == np.float64 and (tx > 0).sum().item() == m.sum().item()
+
+
+def test_unseeded_constructors_and_embedding_follow_manual_seed():
+    from tinygrad_nn import nn
+
+    tn.manual_seed(7)
+    a, e1 = Tensor.rand(3), nn.Embedding(4, 2).weight.data.copy()
+    tn.manual_seed(7)
+    b, e2 = Tensor.rand(3), nn.Embedding(4, 2).weight.data.copy()
+    np.testing.assert_array_equal(a.data, b.data)
+    np.testing.assert_array_equal(e1, e2)

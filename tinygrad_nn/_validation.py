@@ -15,7 +15,7 @@ import numpy as np
 __all__ = ["check_int", "check_ints", "check_real", "check_choice", "check_bool", "check_pair",
            "check_float_dtype", "check_padding", "check_tensors", "check_same_shape", "as_generator",
            "as_random_state", "accept_torch_names", "TORCH_KEYWORDS", "check_kernel_arrays",
-           "check_kernel_indices"]
+           "check_kernel_indices", "check_indices"]
 
 
 def _fail(owner, name, rule, value, error=ValueError):
@@ -125,6 +125,31 @@ def check_padding(name, value, words=(), owner=""):
             rule += ", or one of " + ", ".join(repr(w) for w in words)
         _fail(owner, name, rule, value)
     return int(items[0]), int(items[1])
+
+
+def check_indices(name, values, size, owner="", kind="indices", unit="rows"):
+    """``values`` (an array, a list or a Tensor of whole numbers) as an int64 array of indices in
+    [0, size); ValueError naming the offending values otherwise (``kind`` and ``unit`` word the
+    message: "target must be integer class indices", "... out of range for 4 classes")."""
+    prefix = f"{owner}: " if owner else ""
+    raw = values.data if hasattr(values, "requires_grad") else values
+    try:
+        idx = np.asarray(raw)
+    except (TypeError, ValueError):
+        idx = np.asarray(None)
+    if idx.dtype.kind == "f":
+        bad = idx[~np.isfinite(idx) | (idx != np.round(idx))]
+        if bad.size:
+            raise ValueError(f"{prefix}{name} must be integer {kind}, got non-integer values "
+                             f"{np.unique(bad)[:5].tolist()}")
+    elif idx.dtype.kind not in "biu":
+        raise ValueError(f"{prefix}{name} must be integer {kind}, got dtype {idx.dtype}")
+    idx = idx.astype(np.int64)
+    bad = idx[(idx < 0) | (idx >= size)]
+    if bad.size:
+        raise ValueError(f"{prefix}{name} values {np.unique(bad)[:5].tolist()} are out of range "
+                         f"for {size} {unit} (valid: 0 to {size - 1})")
+    return idx
 
 
 def check_tensors(owner, **args):

@@ -473,7 +473,7 @@ class Tensor:
     def _compare(self, other, fn, symbol):
         if isinstance(other, Tensor):
             b = other.data
-        elif isinstance(other, (int, float, np.ndarray, np.number, list, tuple)):
+        elif isinstance(other, (int, float, np.ndarray, np.number, np.bool_, list, tuple)):
             b = other
         else:
             return NotImplemented
@@ -572,6 +572,11 @@ class Tensor:
     @accept_torch_names
     def min(self, axis=None, keepdims=False):
         """Minimum over ``axis``; tied minima share the gradient evenly (as ``max``)."""
+        if self.data.dtype.kind != "f":  # masks and indices: no gradient, dtype kept (as max)
+            if self.data.size == 0:
+                raise ValueError(f"min: cannot reduce an empty tensor of shape {self.shape}")
+            axis = tuple(axis) if isinstance(axis, list) else axis
+            return Tensor._wrap(np.asarray(self.data.min(axis=axis, keepdims=keepdims)), False)
         return -((-self).max(axis=axis, keepdims=keepdims))
 
     @accept_torch_names

@@ -16,7 +16,7 @@ class Embedding(Module):
     """A table ``weight`` (num_embeddings, embedding_dim) drawn from N(0, 1) as PyTorch; calling
     it on integer indices of any shape returns ``(*indices.shape, embedding_dim)``.
 
-    Out-of-range indices raise ``IndexError`` before anything runs. The backward pass is a
+    Non-integer or out-of-range indices raise ``ValueError`` before anything runs. The backward pass is a
     Numba scatter-add (repeated indices accumulate). ``padding_idx``: a row kept at zero that
     receives no gradient. ``rng``: seed or Generator for the initial table.
     """

@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 
 from .. import functional as F
-from .._validation import (check_bool, check_float_dtype, check_int, check_pair, check_padding,
-                           check_real)
+from .._validation import (accept_torch_names, check_bool, check_float_dtype, check_int,
+                           check_pair, check_padding, check_real)
 from ..tensor import Tensor
 from . import init as I
 from .module import Module
@@ -223,8 +223,9 @@ class GlobalAvgPool2D(Module):
 
 
 class Flatten(Module):
-    """Merge all axes from ``start_axis`` on: (N, C, H, W) -> (N, C*H*W)."""
+    """Merge all axes from ``start_axis`` (``start_dim=`` too) on: (N, C, H, W) -> (N, C*H*W)."""
 
+    @accept_torch_names
     def __init__(self, start_axis=1):
         self.start_axis = int(start_axis)
 

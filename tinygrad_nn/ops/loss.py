@@ -8,7 +8,7 @@ are compositions of Tensor ops. The public functions are re-exported by ``functi
 """
 import numpy as np
 
-from .._validation import check_choice, check_real, check_tensors
+from .._validation import check_choice, check_indices, check_real, check_tensors
 from ..autograd import Function
 from ..kernels import softmax as K
 
@@ -41,23 +41,11 @@ class CrossEntropy(Function):
 
 def _class_indices(target, n, k, name="cross_entropy", rows_of="logits"):
     """``target`` as int64 class indices of shape (n,), or a ValueError saying what is wrong."""
-    t = np.asarray(target.data if hasattr(target, "requires_grad") else target)
-    if t.shape != (n,):
-        raise ValueError(f"{name}: target shape {t.shape} does not match {n} rows of {rows_of} "
+    shape = tuple(np.shape(target.data if hasattr(target, "requires_grad") else target))
+    if shape != (n,):
+        raise ValueError(f"{name}: target shape {shape} does not match {n} rows of {rows_of} "
                          f"(expected ({n},))")
-    if t.dtype.kind == "f":
-        bad = t[~np.isfinite(t) | (t != np.round(t))]
-        if bad.size:
-            raise ValueError(f"{name}: targets must be integer class indices, got "
-                             f"non-integer values {np.unique(bad)[:5].tolist()}")
-    elif t.dtype.kind not in "biu":
-        raise ValueError(f"{name}: targets must be integer class indices, got dtype {t.dtype}")
-    t = t.astype(np.int64)
-    bad = t[(t < 0) | (t >= k)]
-    if bad.size:
-        raise ValueError(f"{name}: target values {np.unique(bad)[:5].tolist()} are out of "
-                         f"range for {k} classes (valid: 0 to {k - 1})")
-    return t
+    return check_indices("target", target, k, owner=name, kind="class indices", unit="classes")
 
 
 def _check_reduction(reduction, name):
