@@ -210,3 +210,20 @@ def test_norm_layers_and_embedding_against_pytorch(dtype):
     out.backward(g), tout.backward(torch.tensor(g))
     np.testing.assert_array_equal(out.data, tout.detach().numpy())
     np.testing.assert_allclose(emb.weight.grad, temb.weight.grad.numpy(), **tol)
+
+
+def test_norm_and_embedding_kernels_check_their_inputs_before_running():
+    from tinygrad_nn.kernels import embedding as KE
+    from tinygrad_nn.kernels import norm as KN
+
+    x = np.zeros((2, 3, 4))
+    with pytest.raises(ValueError, match="channel_stats: x must be 3-D"):
+        KN.channel_stats(np.zeros((2, 3)))
+    with pytest.raises(ValueError, match=r"channel_affine: scale has shape \(2,\), expected \(3,\)"):
+        KN.channel_affine(x, np.ones(2), np.ones(3))
+    with pytest.raises(TypeError, match="batch_norm_backward: g has dtype float32"):
+        KN.batch_norm_backward(x, np.zeros((2, 3, 4), np.float32), np.zeros(3), np.ones(3), np.ones(3), True)
+    with pytest.raises(ValueError, match=r"embedding_backward: indices values \[5\] are out of range"):
+        KE.embedding_backward(np.array([0, 5]), np.zeros((2, 3)), 5, -1)
+    with pytest.raises(ValueError, match=r"indices has shape \(3,\), expected \(2,\)"):
+        KE.embedding_backward(np.array([0, 1, 2]), np.zeros((2, 3)), 5, -1)

@@ -5,6 +5,8 @@ softmax      row-wise softmax, log-softmax, logsumexp and fused cross-entropy
 conv         2-D convolution (im2col + per-image BLAS GEMM) and its gradients
 pool         2-D max pooling and its gradient
 optim        fused in-place optimizer updates (Adam)
+norm         per-channel normalisation statistics, affine and backward (batch/layer norm)
+embedding    scatter-add of embedding gradients
 vecmath      exp/expm1/log1p/tanh that SIMD-vectorise inside Numba loops
 
 Every kernel is compiled through `njit` below: Numba's own, with a disk cache that cannot break

@@ -8,7 +8,9 @@ one fused pass for dx; with ``training=False`` the statistics were constants (ru
 estimates) and dx is just ``g * scale``. The caller checks shapes and dtypes.
 """
 import numpy as np
-from numba import njit
+from . import njit  # numba.njit with a cache that degrades safely
+
+from .._validation import check_kernel_arrays
 
 _JIT = dict(cache=True, error_model="numpy", fastmath={"contract"})
 _SUM = dict(cache=True, error_model="numpy", fastmath={"contract", "reassoc"})
@@ -35,9 +37,14 @@ def _channel_sq_dev(x, c, m):
     return s
 
 
-@njit(**_JIT)
 def channel_stats(x):
     """Per-channel mean and biased variance (float64) of x (N, C, L) over N and L."""
+    check_kernel_arrays("channel_stats", ndim=3, x=x)
+    return _channel_stats(x)
+
+
+@njit(**_JIT)
+def _channel_stats(x):
     N, C, L = x.shape
     count = N * L
     mean = np.empty(C)
@@ -49,9 +56,16 @@ def channel_stats(x):
     return mean, var
 
 
-@njit(**_JIT)
 def channel_affine(x, scale, shift):
-    """out[n, c, :] = x[n, c, :] * scale[c] + shift[c] (scale, shift in x's dtype)."""
+    """out[n, c, :] = x[n, c, :] * scale[c] + shift[c] (scale, shift (C,) in x's dtype)."""
+    check_kernel_arrays("channel_affine", ndim=3, x=x)
+    check_kernel_arrays("channel_affine", shape=x.shape[1:2], dtype=x.dtype, scale=scale,
+                        shift=shift)
+    return _channel_affine(x, scale, shift)
+
+
+@njit(**_JIT)
+def _channel_affine(x, scale, shift):
     N, C, L = x.shape
     out = np.empty_like(x)
     for n in range(N):
@@ -75,13 +89,21 @@ def _grad_sums(x, g, c, m):
     return sg, sgx
 
 
-@njit(**_JIT)
 def batch_norm_backward(x, g, mean, invstd, weight, training):
     """Gradients of ``(x - mean) * invstd * weight[c] + bias[c]`` per channel.
 
+    ``x``, ``g`` (N, C, L) of one dtype; ``mean``, ``invstd``, ``weight`` float64 (C,).
     Returns dx (x's dtype), dweight and dbias (float64, per channel). With ``training`` the
     mean and invstd are the batch's own, so dx carries their dependence on x.
     """
+    check_kernel_arrays("batch_norm_backward", ndim=3, x=x, g=g)
+    check_kernel_arrays("batch_norm_backward", shape=x.shape[1:2], dtype=np.float64, mean=mean,
+                        invstd=invstd, weight=weight)
+    return _batch_norm_backward(x, g, mean, invstd, weight, bool(training))
+
+
+@njit(**_JIT)
+def _batch_norm_backward(x, g, mean, invstd, weight, training):
     N, C, L = x.shape
     count = N * L
     dx = np.empty_like(x)
