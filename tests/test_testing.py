@@ -106,3 +106,64 @@ def test_shapes_draw_empty_axes_unless_min_side_is_one():
 @given(x=tensors(shape=shapes(min_dims=1)))
 def test_gradcheck_accepts_empty_and_strided_tensors(x):
     assert gradcheck(lambda t: (t * t).sum(axis=0), x)
+
+
+# ---------------------------------------------------------------- as a user runs them
+_CI_VARIABLES = ("CI", "HYPOTHESIS_PROFILE", "GITHUB_ACTIONS", "TF_BUILD", "BUILDKITE", "CIRCLECI",
+                 "CIRRUS_CI", "CODEBUILD_BUILD_ID", "GITLAB_CI", "HEROKU_TEST_RUN_ID",
+                 "TEAMCITY_VERSION", "bamboo.buildKey", "__TOX_ENVIRONMENT_VARIABLE_ORIGINAL_CI")
+
+
+def _readme_blocks(heading):
+    """The ```python blocks of one README section."""
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = text.split(f"## {heading}\n", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"```python\n(.*?)```", section, flags=re.S)
+
+
+_USER_TESTS = """
+import numpy as np
+from hypothesis import given
+from tinygrad_nn.testing import gradcheck, shapes, tensors
+
+
+@given(tensors(shape=shapes(min_dims=1, max_dims=4, min_side=1, max_side=2)))
+def test_smooth_activations(x):
+    for f in (lambda t: t.tanh(), lambda t: t.sigmoid(), lambda t: t.softplus(),
+              lambda t: t.softmax(axis=-1), lambda t: t.log_softmax(axis=0)):
+        gradcheck(f, x)
+
+
+@given(tensors(shape=shapes(min_dims=1, max_dims=4), dtype=np.float32))
+def test_float32_backward(x):
+    (x.tanh() * x.sigmoid() + x.elu()).sum().backward()
+    assert x.grad.dtype == np.float32
+"""
+
+
+def test_property_tests_pass_as_a_user_runs_them(tmp_path):
+    """The README's check_module example and @given tests on tensors(), run by plain pytest
+    outside this suite (no conftest) under hypothesis's default settings, whose 200 ms deadline
+    a first kernel load would miss without the strategy's warm-up."""
+    import os
+    import subprocess
+    import sys
+
+    blocks = _readme_blocks("Tour: property-testing your own module")
+    assert len(blocks) == 1
+    (tmp_path / "test_readme.py").write_text(blocks[0])
+    (tmp_path / "test_a_user.py").write_text(_USER_TESTS)  # runs first: no kernel loaded yet
+    (tmp_path / "test_profile.py").write_text(
+        "import datetime\nfrom hypothesis import settings\n\n"
+        "def test_hypothesis_runs_with_its_default_settings():\n"
+        "    assert settings.get_current_profile_name() == 'default'\n"
+        "    assert settings.default.deadline == datetime.timedelta(milliseconds=200)\n")
+    env = {k: v for k, v in os.environ.items() if k not in _CI_VARIABLES}
+    run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                          "-p", "no:randomly", str(tmp_path)], cwd=tmp_path, env=env,
+                         capture_output=True, text=True, timeout=900)
+    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
+    assert "5 passed" in run.stdout, run.stdout[-2000:]
