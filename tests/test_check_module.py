@@ -2,19 +2,30 @@
 import numpy as np
 import pytest
 from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 from tinygrad_nn import Tensor, nn
 from tinygrad_nn.autograd import Function
 from tinygrad_nn.ops import conv as C
 from tinygrad_nn.ops import elementwise as E
+from tinygrad_nn.ops import embedding as Emb
 from tinygrad_nn.ops import loss as L
 from tinygrad_nn.ops import matmul as M
 from tinygrad_nn.ops import movement as V
+from tinygrad_nn.ops import norm as N
 from tinygrad_nn.ops import pool as P
 from tinygrad_nn.ops import reduce as R
 from tinygrad_nn.testing import CheckError, check_function, check_module, tensors
 
 # ---------------------------------------------------------------- every built-in layer
+def batches(*shape, low=1):
+    """Shapes ``(n, *shape)`` with n from ``low`` to 4 (batch norm trains on 2 rows or more)."""
+    return st.integers(low, 4).map(lambda n: (n,) + shape)
+
+
+token_ids = st.integers(1, 4).flatmap(
+    lambda n: hnp.arrays(np.int64, (n, 3), elements=st.integers(0, 4)))
+
 # name: (factory, input spec, batchwise). Adding a layer is one line.
 LAYERS = {
     "Dense": (lambda: nn.Dense(3, 2, rng=0), (4, 3), True),
@@ -35,6 +46,17 @@ LAYERS = {
     "Softmax": (lambda: nn.Softmax(axis=-1), (4, 3), True),
     "Identity": (nn.Identity, (4, 3), True),
     "Lambda": (lambda: nn.Lambda(lambda x: x * x.sigmoid(), name="swish"), (4, 3), True),
+    "GELU": (nn.GELU, (4, 3), True),
+    "GELU-tanh": (lambda: nn.GELU(approximate="tanh"), (4, 3), True),
+    "SiLU": (nn.SiLU, (4, 3), True),
+    "Softplus": (nn.Softplus, (4, 3), True),
+    "LogSoftmax": (lambda: nn.LogSoftmax(axis=-1), (4, 3), True),
+    "BatchNorm1D": (lambda: nn.BatchNorm1D(3), batches(3, low=2), True),
+    "BatchNorm1D-3d": (lambda: nn.BatchNorm1D(2), (3, 2, 4), True),
+    "BatchNorm2D": (lambda: nn.BatchNorm2D(2), (3, 2, 2, 3), True),
+    "LayerNorm": (lambda: nn.LayerNorm(3), (4, 3), True),
+    "LayerNorm-2d": (lambda: nn.LayerNorm((2, 3)), (2, 2, 3), True),
+    "Embedding": (lambda: nn.Embedding(5, 3, rng=0), token_ids, True),
     "Sequential-MLP": (lambda: nn.Sequential(nn.Dense(3, 4, rng=0), nn.Tanh(),
                                              nn.Dropout(0.2, rng=1), nn.Dense(4, 2, rng=2)),
                        (4, 3), True),
@@ -92,14 +114,44 @@ OPS = {
     "Pad": (V.Pad, [(2, 3)], {"pad_width": ((1, 0), (2, 1))}),
     "Conv2d": (C.Conv2d, [(2, 2, 5, 4), (3, 2, 2, 3), (3,)], {"stride": (2, 1), "padding": (1, 0)}),
     "MaxPool2d": (P.MaxPool2d, [(2, 2, 4, 5)], {"kernel_size": (2, 2), "stride": (1, 2)}),
-    "CrossEntropy": (L.CrossEntropy, [(3, 4)], {"target": np.array([0, 3, 1])}),
+    "CrossEntropy": (L.CrossEntropy, [(3, 4), st.just(np.array([0, 3, 1]))], {}),
+    "Where": (E.Where, [st.just(np.array([[True, False], [False, False], [True, True]])),
+                        (3, 2), (2,)], {}),
+    "Cast": (E.Cast, [(2, 3)], {"dtype": np.float64}),
+    "GELU": (E.GELU, [(2, 3)], {}),
+    "GELU-tanh": (E.GELU, [(2, 3)], {"approximate": "tanh"}),
+    "Expand": (V.Expand, [(3, 1)], {"shape": (2, 3, 4)}),
+    "Clone": (V.Clone, [(2, 3)], {}),
+    "BatchNorm": (N.BatchNorm, [(4, 3, 2), (3,), (3,)], {"training": True}),
+    "LayerNorm": (N.LayerNorm, [(4, 2, 3), (2, 3), (2, 3)], {"ndim": 2}),
+    "Embedding": (Emb.Embedding, [(5, 3)], {"indices": np.array([[0, 4], [2, 2]])}),
 }
+KEEPS_NO_DTYPE = {"Cast"}  # changes the dtype by design
 
 
 @pytest.mark.parametrize("name", sorted(OPS))
 def test_every_builtin_op_passes_check_function(name):
     function, specs, kwargs = OPS[name]
-    assert check_function(function, specs, kwargs=kwargs, max_examples=5)
+    assert check_function(function, specs, kwargs=kwargs, max_examples=5,
+                          keeps_dtype=name not in KEEPS_NO_DTYPE)
+
+
+def test_every_op_is_in_the_table():
+    """A new Function in tinygrad_nn.ops needs its line in OPS above."""
+    import importlib
+    import pkgutil
+
+    import tinygrad_nn.ops as ops
+
+    defined = set()
+    for info in pkgutil.iter_modules(ops.__path__):
+        module = importlib.import_module(f"tinygrad_nn.ops.{info.name}")
+        defined |= {name for name, obj in vars(module).items()
+                    if isinstance(obj, type) and issubclass(obj, Function)
+                    and obj.__module__ == module.__name__ and not name.startswith("_")
+                    and obj.__subclasses__() == []}  # leaves, not shared bases
+    covered = {function.__name__ for function, _, _ in OPS.values()}
+    assert defined - covered == set(), f"add these ops to OPS: {sorted(defined - covered)}"
 
 
 # ---------------------------------------------------------------- planted bugs: check_module

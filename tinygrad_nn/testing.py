@@ -308,12 +308,37 @@ class _Report:
 
 
 def _array_of(value, owner):
+    """A drawn input as an array: floats as float64 in their own layout, integers (indices) and
+    bools (masks) as they are."""
     if isinstance(value, Tensor):
-        return value.data
+        value = value.data
     if isinstance(value, np.ndarray) and value.dtype.kind == "f":
+        return same_layout_copy(value)
+    if isinstance(value, np.ndarray) and value.dtype.kind in "biu":
         return value
-    raise TypeError(f"{owner}: an input strategy must draw shapes, Tensors or float arrays, "
+    raise TypeError(f"{owner}: an input strategy must draw shapes, Tensors or arrays, "
                     f"got {type(value).__name__}")
+
+
+def _is_float(a):
+    return a.dtype.kind == "f"
+
+
+def _wrap_inputs(arrays, requires_grad=True):
+    """Float arrays become Tensors (``requires_grad`` a bool or one per input); integer and bool
+    arrays (indices, masks) are passed as they are."""
+    flags = requires_grad if isinstance(requires_grad, (list, tuple)) else [requires_grad] * len(arrays)
+    return [Tensor(a, requires_grad=f) if _is_float(a) else a for a, f in zip(arrays, flags)]
+
+
+def _merge(arrays, floats):
+    """``arrays`` with its float positions replaced, in order, by ``floats``."""
+    it = iter(floats)
+    return [next(it) if _is_float(a) else a for a in arrays]
+
+
+def _cast_floats(arrays, dtype):
+    return [a.astype(dtype) if _is_float(a) else a for a in arrays]
 
 
 def _is_shape(value):
@@ -324,17 +349,20 @@ def _example_strategy(specs, owner, batch_sizes=None):
     """A strategy of (list of float64 arrays, description) from per-input ``specs``.
 
     A spec is a shape tuple (values: standard normal from a drawn seed, so no ties or exact
-    zeros), or a strategy drawing shapes, Tensors/arrays or tuples of them. With
-    ``batch_sizes`` (a strategy), axis 0 of every shape-tuple spec is replaced by a drawn size.
+    zeros), or a strategy drawing shapes, Tensors/arrays or tuples of them (integer arrays are
+    indices, passed as they are). With ``batch_sizes`` (a strategy), axis 0 of every literal
+    shape-tuple spec is replaced by a drawn size.
     """
     from hypothesis import strategies as st
 
-    parts = []
+    parts, literal = [], []
     for k, spec in enumerate(specs):
         if isinstance(spec, st.SearchStrategy):
             parts.append(spec)
+            literal.append(False)
         elif _is_shape(tuple(spec) if isinstance(spec, (list, tuple)) else spec):
             parts.append(st.just(tuple(int(v) for v in spec)))
+            literal.append(True)
         else:
             raise TypeError(f"{owner}: input {k} must be a shape tuple or a hypothesis strategy, "
                             f"got {spec!r}")
@@ -348,12 +376,16 @@ def _example_strategy(specs, owner, batch_sizes=None):
         for k, part in enumerate(parts):
             value = draw(part)
             if _is_shape(value):
-                shape = value if batch is None or not value else (batch,) + value[1:]
+                batched = batch is not None and literal[k] and value
+                shape = (batch,) + value[1:] if batched else value
                 arrays.append(rng.standard_normal(shape))
                 notes.append(f"shape {shape}")
             elif isinstance(value, (tuple, list)) and len(parts) == 1:
                 arrays += [_array_of(v, owner) for v in value]
                 notes += [f"shape {a.shape}" for a in arrays]
+            elif isinstance(value, (tuple, list)):
+                raise TypeError(f"{owner}: input {k}'s strategy drew a {type(value).__name__}; "
+                                "only a single strategy (for all inputs) may draw several")
             else:
                 arrays.append(_array_of(value, owner))
                 notes.append(f"shape {arrays[-1].shape}")
@@ -541,7 +573,7 @@ def check_module(module, inputs, *, batchwise=False, max_examples=10, eps=1e-6, 
         return _cast_module(module, dtype)
 
     def call(m, arrays, requires_grad=True):
-        xs = [Tensor(a, requires_grad=requires_grad) for a in arrays]
+        xs = _wrap_inputs(arrays, requires_grad)
         out = m(*xs)
         if not isinstance(out, Tensor):
             raise TypeError(f"forward returned {type(out).__name__}, not a Tensor")
@@ -553,7 +585,8 @@ def check_module(module, inputs, *, batchwise=False, max_examples=10, eps=1e-6, 
         xs, out = call(m, arrays)
         if out.requires_grad:
             out.backward(seed(out))
-        return out.data, [x.grad for x in xs] + [p.grad for p in m.parameters()]
+        return out.data, [x.grad for x in xs if isinstance(x, Tensor)] + \
+            [p.grad for p in m.parameters()]
 
     def body(example):
         arrays64, where = example
@@ -601,11 +634,11 @@ def check_module(module, inputs, *, batchwise=False, max_examples=10, eps=1e-6, 
                 if not _same(a, b):
                     return  # random in train mode (dropout): only eval mode is checkable
             params = m.named_parameters()
-            leaves = [_as_float64_leaf(a) for a in arrays64] + [p for _, p in params]
-            labels = [f"input {k}" for k in range(len(arrays64))] + \
-                [f"parameter '{n}'" for n, _ in params]
-            _check_jacobians(lambda *xs: m(*xs), leaves, labels, eps=eps, atol=atol, rtol=rtol,
-                             n_args=len(arrays64))
+            floats = [k for k, a in enumerate(arrays64) if _is_float(a)]
+            leaves = [_as_float64_leaf(arrays64[k]) for k in floats] + [p for _, p in params]
+            labels = [f"input {k}" for k in floats] + [f"parameter '{n}'" for n, _ in params]
+            _check_jacobians(lambda *xs: m(*_merge(arrays64, xs)), leaves, labels, eps=eps,
+                             atol=atol, rtol=rtol, n_args=len(floats))
         report.run("gradcheck (eval)", lambda: gradchecks(False), where)
         report.run("gradcheck (train)", lambda: gradchecks(True), where)
 
@@ -613,15 +646,14 @@ def check_module(module, inputs, *, batchwise=False, max_examples=10, eps=1e-6, 
         def dtypes():
             for dtype in (np.float32, np.float64):
                 m = build(dtype).eval()
-                arrays = [a.astype(dtype) for a in arrays64]
                 m.zero_grad()
-                xs, o = call(m, arrays)
+                xs, o = call(m, _cast_floats(arrays64, dtype))
                 if o.dtype != dtype:
                     raise AssertionError(f"{np.dtype(dtype).name} module and inputs gave a "
                                          f"{o.dtype} output")
                 if o.requires_grad:
                     o.backward(seed(o))
-                for label, t in [(f"input {k}", x) for k, x in enumerate(xs)] + \
+                for label, t in [(f"input {k}", x) for k, x in enumerate(xs) if isinstance(x, Tensor)] + \
                         [(f"parameter '{n}'", p) for n, p in m.named_parameters()]:
                     if t.grad is not None and (t.grad.dtype != dtype or t.grad.shape != t.shape):
                         raise AssertionError(f"{label} ({np.dtype(dtype).name}, shape {t.shape}) "
@@ -699,11 +731,11 @@ def check_module(module, inputs, *, batchwise=False, max_examples=10, eps=1e-6, 
             for k, v in sd.items():
                 arr = np.asarray(v)
                 if arr.size:
-                    arr.reshape(-1)[0] += 1.0
+                    arr.reshape(-1)[0] += 1
                     if _states_equal(m.state_dict(), sd):
                         raise AssertionError(f"state_dict()[{k!r}] is not a copy: writing to it "
                                              "changed the module")
-                    arr.reshape(-1)[0] -= 1.0
+                    arr.reshape(-1)[0] -= 1
             sd = m.state_dict()
             with no_grad():
                 want = call(m, arrays64, False)[1].data
@@ -766,8 +798,8 @@ def check_module(module, inputs, *, batchwise=False, max_examples=10, eps=1e-6, 
     return True
 
 
-def check_function(function, inputs, *, kwargs=None, max_examples=10, eps=1e-6, atol=1e-5,
-                   rtol=1e-3):
+def check_function(function, inputs, *, kwargs=None, keeps_dtype=True, max_examples=10, eps=1e-6,
+                   atol=1e-5, rtol=1e-3):
     """Run a battery of property checks on a ``Function`` subclass (a user's own op); raise one
     ``CheckError`` listing every failure.
 
@@ -782,6 +814,8 @@ def check_function(function, inputs, *, kwargs=None, max_examples=10, eps=1e-6, 
         drawing a tuple of Tensors/arrays (for inputs whose shapes depend on each other).
     kwargs : dict, optional
         Keyword arguments for ``apply`` (the op's options).
+    keeps_dtype : bool
+        The output has the inputs' float dtype (False for a cast).
     max_examples, eps, atol, rtol
         As in ``check_module``.
 
@@ -801,13 +835,14 @@ def check_function(function, inputs, *, kwargs=None, max_examples=10, eps=1e-6, 
     """
     import weakref
 
-    from ._validation import check_int, check_real
+    from ._validation import check_bool, check_int, check_real
     from .autograd import Function
 
     if not (isinstance(function, type) and issubclass(function, Function)):
         raise TypeError(f"check_function: function must be a subclass of "
                         f"tinygrad_nn.autograd.Function, got {function!r}")
     check_int("max_examples", max_examples, low=1, owner="check_function")
+    check_bool("keeps_dtype", keeps_dtype, owner="check_function")
     for name, value in (("eps", eps), ("atol", atol), ("rtol", rtol)):
         check_real(name, value, low=0.0, closed="neither" if name == "eps" else "both",
                    owner="check_function")
@@ -820,8 +855,7 @@ def check_function(function, inputs, *, kwargs=None, max_examples=10, eps=1e-6, 
     report = _Report()
 
     def apply(arrays, requires=None):
-        xs = [Tensor(a, requires_grad=True if requires is None else requires[k])
-              for k, a in enumerate(arrays)]
+        xs = _wrap_inputs(arrays, True if requires is None else requires)
         out = function.apply(*xs, **kwargs)
         if not isinstance(out, Tensor):
             raise TypeError(f"apply returned {type(out).__name__}, not a Tensor")
@@ -831,7 +865,7 @@ def check_function(function, inputs, *, kwargs=None, max_examples=10, eps=1e-6, 
         xs, out = apply(arrays, requires)
         if out.requires_grad:
             out.backward(seed(out))
-        return out.data, [x.grad for x in xs]
+        return out.data, [x.grad if isinstance(x, Tensor) else None for x in xs]
 
     def body(example):
         arrays64, where = example
@@ -859,6 +893,8 @@ def check_function(function, inputs, *, kwargs=None, max_examples=10, eps=1e-6, 
                             f"gradient(s) for {len(xs)} input(s)", where)
                 return
             for k, (x, g) in enumerate(zip(xs, grads)):
+                if not isinstance(x, Tensor):  # an index or mask: no gradient needed
+                    continue
                 if g is None:
                     report.fail("gradient count", f"{name}.backward returned None for input "
                                 f"{k}, which requires grad", where)
@@ -867,37 +903,39 @@ def check_function(function, inputs, *, kwargs=None, max_examples=10, eps=1e-6, 
                                 f"shape {np.shape(g)} for input {k} of shape {x.shape}", where)
             _, engine = run_backward(arrays64, seed)  # the engine's own errors count too
             for k, (a, g) in enumerate(zip(arrays64, engine)):
-                if g is None or g.shape != a.shape:
+                if _is_float(a) and (g is None or g.shape != a.shape):
                     report.fail("gradient shapes", f"after backward() input {k} (shape "
                                 f"{a.shape}) has gradient "
                                 f"{'None' if g is None else 'of shape ' + str(g.shape)}", where)
         report.run("gradient count", count_and_shapes, where)
 
-        report.run("gradcheck", lambda: gradcheck(lambda *xs: function.apply(*xs, **kwargs),
-                                                  *arrays64, eps=eps, atol=atol, rtol=rtol), where)
+        floats = [k for k, a in enumerate(arrays64) if _is_float(a)]
+        report.run("gradcheck", lambda: gradcheck(
+            lambda *xs: function.apply(*_merge(arrays64, xs), **kwargs),
+            *[arrays64[k] for k in floats], eps=eps, atol=atol, rtol=rtol), where)
 
         def dtypes():
             for dtype in (np.float32, np.float64):
-                xs, o = apply([a.astype(dtype) for a in arrays64])
-                if o.dtype != dtype:
+                xs, o = apply(_cast_floats(arrays64, dtype))
+                if keeps_dtype and o.dtype != dtype:
                     raise AssertionError(f"{np.dtype(dtype).name} inputs gave a {o.dtype} output")
                 grads = o._ctx.backward(seed(o)) if o._ctx is not None else ()
                 for k, g in enumerate(grads if isinstance(grads, (tuple, list)) else (grads,)):
                     if g is not None and np.asarray(g).dtype != dtype:
                         raise AssertionError(f"{np.dtype(dtype).name} input {k} got a "
                                              f"{np.asarray(g).dtype} gradient from backward")
-                xs, o = apply([a.astype(dtype) for a in arrays64])
+                xs, o = apply(_cast_floats(arrays64, dtype))
                 if o.requires_grad:
                     o.backward(seed(o))
                 for k, x in enumerate(xs):
-                    if x.grad is not None and x.grad.dtype != dtype:
+                    if isinstance(x, Tensor) and x.grad is not None and x.grad.dtype != dtype:
                         raise AssertionError(f"{np.dtype(dtype).name} input {k} got a "
                                              f"{x.grad.dtype} gradient")
         report.run("dtype", dtypes, where)
 
-        if len(arrays64) > 1:
+        if len(floats) > 1:
             def partial_needs():
-                for k in range(len(arrays64)):
+                for k in floats:
                     requires = [i == k for i in range(len(arrays64))]
                     _, grads = run_backward(arrays64, seed, requires)
                     extra = [i for i, g in enumerate(grads) if i != k and g is not None]
