@@ -26,59 +26,81 @@ def batches(*shape, low=1):
 token_ids = st.integers(1, 4).flatmap(
     lambda n: hnp.arrays(np.int64, (n, 3), elements=st.integers(0, 4)))
 
-# name: (factory, input spec, batchwise). Adding a layer is one line.
+
+def class_targets(n, k):
+    """Integer class indices in [0, k) for n rows."""
+    return hnp.arrays(np.int64, (n,), elements=st.integers(0, k - 1))
+
+
+def probabilities(*shape):
+    return tensors(shape=shape, min_value=0.05, max_value=0.95)
+
+
+BW = {"batchwise": True}  # samples along axis 0 are independent (in eval mode)
+TARGET = {"constants": [1]}  # a loss: input 1 is a target, without gradient
+# name: (factory, input spec, check_module options). Adding a layer is one line.
 LAYERS = {
-    "Dense": (lambda: nn.Dense(3, 2, rng=0), (4, 3), True),
-    "Dense-no-bias": (lambda: nn.Dense(3, 2, bias=False, rng=1), (4, 3), True),
-    "Dense-3d-input": (lambda: nn.Dense(3, 2, rng=2), (2, 2, 3), True),
-    "Conv2D": (lambda: nn.Conv2D(2, 3, 2, rng=0), (2, 2, 4, 3), True),
+    "Dense": (lambda: nn.Dense(3, 2, rng=0), (4, 3), BW),
+    "Dense-no-bias": (lambda: nn.Dense(3, 2, bias=False, rng=1), (4, 3), BW),
+    "Dense-3d-input": (lambda: nn.Dense(3, 2, rng=2), (2, 2, 3), BW),
+    "Conv2D": (lambda: nn.Conv2D(2, 3, 2, rng=0), (2, 2, 4, 3), BW),
     "Conv2D-stride-padding": (lambda: nn.Conv2D(1, 2, 3, stride=2, padding=1, rng=0),
-                              (2, 1, 4, 5), True),
-    "MaxPool2D": (lambda: nn.MaxPool2D(2), (2, 2, 4, 4), True),
-    "MaxPool2D-stride": (lambda: nn.MaxPool2D((2, 3), stride=1), (2, 1, 3, 4), True),
-    "Flatten": (lambda: nn.Flatten(), (2, 2, 3), True),
-    "Dropout": (lambda: nn.Dropout(0.5, rng=0), (4, 3), True),
-    "ReLU": (nn.ReLU, (4, 3), True),
-    "Tanh": (nn.Tanh, (4, 3), True),
-    "Sigmoid": (nn.Sigmoid, (4, 3), True),
-    "LeakyReLU": (lambda: nn.LeakyReLU(0.1), (4, 3), True),
-    "ELU": (lambda: nn.ELU(0.7), (4, 3), True),
-    "Softmax": (lambda: nn.Softmax(axis=-1), (4, 3), True),
-    "Identity": (nn.Identity, (4, 3), True),
-    "Lambda": (lambda: nn.Lambda(lambda x: x * x.sigmoid(), name="swish"), (4, 3), True),
-    "GELU": (nn.GELU, (4, 3), True),
-    "GELU-tanh": (lambda: nn.GELU(approximate="tanh"), (4, 3), True),
-    "SiLU": (nn.SiLU, (4, 3), True),
-    "Softplus": (nn.Softplus, (4, 3), True),
-    "LogSoftmax": (lambda: nn.LogSoftmax(axis=-1), (4, 3), True),
-    "BatchNorm1D": (lambda: nn.BatchNorm1D(3), batches(3, low=2), True),
-    "BatchNorm1D-3d": (lambda: nn.BatchNorm1D(2), (3, 2, 4), True),
-    "BatchNorm2D": (lambda: nn.BatchNorm2D(2), (3, 2, 2, 3), True),
-    "LayerNorm": (lambda: nn.LayerNorm(3), (4, 3), True),
-    "LayerNorm-2d": (lambda: nn.LayerNorm((2, 3)), (2, 2, 3), True),
-    "Embedding": (lambda: nn.Embedding(5, 3, rng=0), token_ids, True),
+                              (2, 1, 4, 5), BW),
+    "MaxPool2D": (lambda: nn.MaxPool2D(2), (2, 2, 4, 4), BW),
+    "MaxPool2D-stride": (lambda: nn.MaxPool2D((2, 3), stride=1), (2, 1, 3, 4), BW),
+    "Flatten": (lambda: nn.Flatten(), (2, 2, 3), BW),
+    "Dropout": (lambda: nn.Dropout(0.5, rng=0), (4, 3), BW),
+    "ReLU": (nn.ReLU, (4, 3), BW),
+    "Tanh": (nn.Tanh, (4, 3), BW),
+    "Sigmoid": (nn.Sigmoid, (4, 3), BW),
+    "LeakyReLU": (lambda: nn.LeakyReLU(0.1), (4, 3), BW),
+    "ELU": (lambda: nn.ELU(0.7), (4, 3), BW),
+    "Softmax": (lambda: nn.Softmax(axis=-1), (4, 3), BW),
+    "Identity": (nn.Identity, (4, 3), BW),
+    "Lambda": (lambda: nn.Lambda(lambda x: x * x.sigmoid(), name="swish"), (4, 3), BW),
+    "GELU": (nn.GELU, (4, 3), BW),
+    "GELU-tanh": (lambda: nn.GELU(approximate="tanh"), (4, 3), BW),
+    "SiLU": (nn.SiLU, (4, 3), BW),
+    "Softplus": (nn.Softplus, (4, 3), BW),
+    "LogSoftmax": (lambda: nn.LogSoftmax(axis=-1), (4, 3), BW),
+    "BatchNorm1D": (lambda: nn.BatchNorm1D(3), batches(3, low=2), BW),
+    "BatchNorm1D-3d": (lambda: nn.BatchNorm1D(2), (3, 2, 4), BW),
+    "BatchNorm2D": (lambda: nn.BatchNorm2D(2), (3, 2, 2, 3), BW),
+    "LayerNorm": (lambda: nn.LayerNorm(3), (4, 3), BW),
+    "LayerNorm-2d": (lambda: nn.LayerNorm((2, 3)), (2, 2, 3), BW),
+    "Embedding": (lambda: nn.Embedding(5, 3, rng=0), token_ids, BW),
+    "MSELoss": (nn.MSELoss, [(4, 3), (4, 3)], TARGET),
+    "MSELoss-none": (lambda: nn.MSELoss(reduction="none"), [(4, 3), (4, 3)], {**BW, **TARGET}),
+    "L1Loss": (lambda: nn.L1Loss(reduction="sum"), [(4, 3), (4, 3)], TARGET),
+    "SmoothL1Loss": (lambda: nn.SmoothL1Loss(beta=0.5), [(4, 3), (4, 3)], TARGET),
+    "NLLLoss": (nn.NLLLoss, [(4, 3), class_targets(4, 3)], {}),
+    "CrossEntropyLoss": (lambda: nn.CrossEntropyLoss(label_smoothing=0.1),
+                         [(4, 3), class_targets(4, 3)], {}),
+    "BCELoss": (nn.BCELoss, [probabilities(4, 3), probabilities(4, 3)], TARGET),
+    "BCEWithLogitsLoss": (nn.BCEWithLogitsLoss, [(4, 3), probabilities(4, 3)], TARGET),
     "Sequential-MLP": (lambda: nn.Sequential(nn.Dense(3, 4, rng=0), nn.Tanh(),
                                              nn.Dropout(0.2, rng=1), nn.Dense(4, 2, rng=2)),
-                       (4, 3), True),
+                       (4, 3), BW),
     "Sequential-CNN": (lambda: nn.Sequential(nn.Conv2D(1, 2, 2, rng=0), nn.ReLU(),
                                              nn.Conv2D(2, 2, 2, padding=1, rng=1),
                                              nn.MaxPool2D(2), nn.Flatten(), nn.Dense(8, 2, rng=2)),
-                       (2, 1, 4, 4), True),
+                       (2, 1, 4, 4), BW),
 }
 
 
 @pytest.mark.parametrize("name", sorted(LAYERS))
 def test_every_builtin_layer_passes_check_module(name):
-    factory, spec, batchwise = LAYERS[name]
-    assert check_module(factory, spec, batchwise=batchwise, max_examples=5)
+    factory, spec, options = LAYERS[name]
+    assert check_module(factory, spec, max_examples=5, **options)
 
 
 def test_every_public_layer_is_in_the_table():
-    """A new layer in tinygrad_nn.nn needs its line in LAYERS above."""
-    covered = {type(LAYERS[k][0]()).__name__ for k in LAYERS}
-    public = {n for n in nn.__all__ if isinstance(getattr(nn, n), type)
-              and issubclass(getattr(nn, n), nn.Module) and n != "Module"}
-    assert public - covered == set(), f"add these layers to LAYERS: {sorted(public - covered)}"
+    """A new layer in tinygrad_nn.nn needs its line in LAYERS above (aliases count once)."""
+    covered = {type(LAYERS[k][0]()) for k in LAYERS}
+    public = {getattr(nn, n) for n in nn.__all__ if isinstance(getattr(nn, n), type)
+              and issubclass(getattr(nn, n), nn.Module) and getattr(nn, n) is not nn.Module}
+    missing = sorted(c.__name__ for c in public - covered)
+    assert not missing, f"add these layers to LAYERS: {missing}"
 
 
 # ---------------------------------------------------------------- every built-in op
@@ -115,6 +137,9 @@ OPS = {
     "Conv2d": (C.Conv2d, [(2, 2, 5, 4), (3, 2, 2, 3), (3,)], {"stride": (2, 1), "padding": (1, 0)}),
     "MaxPool2d": (P.MaxPool2d, [(2, 2, 4, 5)], {"kernel_size": (2, 2), "stride": (1, 2)}),
     "CrossEntropy": (L.CrossEntropy, [(3, 4), st.just(np.array([0, 3, 1]))], {}),
+    "BinaryCrossEntropy": (L.BinaryCrossEntropy, [probabilities(3, 2), probabilities(3, 2)],
+                           {"constants": [1]}),
+    "BCEWithLogits": (L.BCEWithLogits, [(3, 2), (3, 2)], {"constants": [1]}),
     "Where": (E.Where, [st.just(np.array([[True, False], [False, False], [True, True]])),
                         (3, 2), (2,)], {}),
     "Cast": (E.Cast, [(2, 3)], {"dtype": np.float64}),
@@ -132,7 +157,9 @@ KEEPS_NO_DTYPE = {"Cast"}  # changes the dtype by design
 @pytest.mark.parametrize("name", sorted(OPS))
 def test_every_builtin_op_passes_check_function(name):
     function, specs, kwargs = OPS[name]
-    assert check_function(function, specs, kwargs=kwargs, max_examples=5,
+    kwargs = dict(kwargs)
+    constants = kwargs.pop("constants", ())
+    assert check_function(function, specs, kwargs=kwargs, max_examples=5, constants=constants,
                           keeps_dtype=name not in KEEPS_NO_DTYPE)
 
 

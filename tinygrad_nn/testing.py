@@ -324,17 +324,32 @@ def _is_float(a):
     return a.dtype.kind == "f"
 
 
-def _wrap_inputs(arrays, requires_grad=True):
-    """Float arrays become Tensors (``requires_grad`` a bool or one per input); integer and bool
-    arrays (indices, masks) are passed as they are."""
+def _differentiable(arrays, constants):
+    """Positions of the inputs that become Tensors: float arrays not listed in ``constants``."""
+    return [k for k, a in enumerate(arrays) if _is_float(a) and k not in constants]
+
+
+def _wrap_inputs(arrays, positions, requires_grad=True):
+    """The arrays at ``positions`` become Tensors (``requires_grad`` a bool or one per input);
+    the rest (indices, masks, constant targets) are passed as they are."""
     flags = requires_grad if isinstance(requires_grad, (list, tuple)) else [requires_grad] * len(arrays)
-    return [Tensor(a, requires_grad=f) if _is_float(a) else a for a, f in zip(arrays, flags)]
+    return [Tensor(a, requires_grad=flags[k]) if k in positions else a
+            for k, a in enumerate(arrays)]
 
 
-def _merge(arrays, floats):
-    """``arrays`` with its float positions replaced, in order, by ``floats``."""
-    it = iter(floats)
-    return [next(it) if _is_float(a) else a for a in arrays]
+def _merge(arrays, tensors, positions):
+    """``arrays`` with the entries at ``positions`` replaced, in order, by ``tensors``."""
+    it = iter(tensors)
+    return [next(it) if k in positions else a for k, a in enumerate(arrays)]
+
+
+def _check_constants(constants, owner):
+    from ._validation import check_int
+
+    if not isinstance(constants, (tuple, list, set, frozenset)):
+        raise TypeError(f"{owner}: constants must be a sequence of input positions, got "
+                        f"{type(constants).__name__}")
+    return frozenset(check_int("constants", c, low=0, owner=owner) for c in constants)
 
 
 def _cast_floats(arrays, dtype):
@@ -492,8 +507,8 @@ def _states_equal(a, b):
     return a.keys() == b.keys() and all(_same(np.asarray(a[k]), np.asarray(b[k])) for k in a)
 
 
-def check_module(module, inputs, *, batchwise=False, max_examples=10, eps=1e-6, atol=1e-5,
-                 rtol=1e-3):
+def check_module(module, inputs, *, batchwise=False, constants=(), max_examples=10, eps=1e-6,
+                 atol=1e-5, rtol=1e-3):
     """Run a battery of property checks on a Module; raise one ``CheckError`` listing every failure.
 
     Parameters
@@ -510,6 +525,9 @@ def check_module(module, inputs, *, batchwise=False, max_examples=10, eps=1e-6, 
         The module treats axis 0 as a batch of independent samples (in eval mode). Then the
         batch size of a shape spec varies (1 to 4), and each sample's output must not depend
         on the others.
+    constants : sequence of int
+        Positions of float inputs passed as plain arrays, without gradient (a loss's target).
+        Integer and bool inputs (indices, masks) are always passed as they are.
     max_examples : int
         Hypothesis examples to run (the settings of the current profile apply otherwise,
         without a deadline).
@@ -548,6 +566,7 @@ def check_module(module, inputs, *, batchwise=False, max_examples=10, eps=1e-6, 
     from .nn import Module
 
     check_bool("batchwise", batchwise, owner="check_module")
+    constants = _check_constants(constants, "check_module")
     check_int("max_examples", max_examples, low=1, owner="check_module")
     for name, value in (("eps", eps), ("atol", atol), ("rtol", rtol)):
         check_real(name, value, low=0.0, closed="neither" if name == "eps" else "both",
@@ -573,7 +592,7 @@ def check_module(module, inputs, *, batchwise=False, max_examples=10, eps=1e-6, 
         return _cast_module(module, dtype)
 
     def call(m, arrays, requires_grad=True):
-        xs = _wrap_inputs(arrays, requires_grad)
+        xs = _wrap_inputs(arrays, _differentiable(arrays, constants), requires_grad)
         out = m(*xs)
         if not isinstance(out, Tensor):
             raise TypeError(f"forward returned {type(out).__name__}, not a Tensor")
@@ -634,10 +653,10 @@ def check_module(module, inputs, *, batchwise=False, max_examples=10, eps=1e-6, 
                 if not _same(a, b):
                     return  # random in train mode (dropout): only eval mode is checkable
             params = m.named_parameters()
-            floats = [k for k, a in enumerate(arrays64) if _is_float(a)]
+            floats = _differentiable(arrays64, constants)
             leaves = [_as_float64_leaf(arrays64[k]) for k in floats] + [p for _, p in params]
             labels = [f"input {k}" for k in floats] + [f"parameter '{n}'" for n, _ in params]
-            _check_jacobians(lambda *xs: m(*_merge(arrays64, xs)), leaves, labels, eps=eps,
+            _check_jacobians(lambda *xs: m(*_merge(arrays64, xs, floats)), leaves, labels, eps=eps,
                              atol=atol, rtol=rtol, n_args=len(floats))
         report.run("gradcheck (eval)", lambda: gradchecks(False), where)
         report.run("gradcheck (train)", lambda: gradchecks(True), where)
@@ -798,8 +817,8 @@ def check_module(module, inputs, *, batchwise=False, max_examples=10, eps=1e-6, 
     return True
 
 
-def check_function(function, inputs, *, kwargs=None, keeps_dtype=True, max_examples=10, eps=1e-6,
-                   atol=1e-5, rtol=1e-3):
+def check_function(function, inputs, *, kwargs=None, keeps_dtype=True, constants=(),
+                   max_examples=10, eps=1e-6, atol=1e-5, rtol=1e-3):
     """Run a battery of property checks on a ``Function`` subclass (a user's own op); raise one
     ``CheckError`` listing every failure.
 
@@ -816,6 +835,8 @@ def check_function(function, inputs, *, kwargs=None, keeps_dtype=True, max_examp
         Keyword arguments for ``apply`` (the op's options).
     keeps_dtype : bool
         The output has the inputs' float dtype (False for a cast).
+    constants : sequence of int
+        Positions of float inputs passed as plain arrays (``apply`` makes them constants).
     max_examples, eps, atol, rtol
         As in ``check_module``.
 
@@ -843,6 +864,7 @@ def check_function(function, inputs, *, kwargs=None, keeps_dtype=True, max_examp
                         f"tinygrad_nn.autograd.Function, got {function!r}")
     check_int("max_examples", max_examples, low=1, owner="check_function")
     check_bool("keeps_dtype", keeps_dtype, owner="check_function")
+    constants = _check_constants(constants, "check_function")
     for name, value in (("eps", eps), ("atol", atol), ("rtol", rtol)):
         check_real(name, value, low=0.0, closed="neither" if name == "eps" else "both",
                    owner="check_function")
@@ -855,7 +877,8 @@ def check_function(function, inputs, *, kwargs=None, keeps_dtype=True, max_examp
     report = _Report()
 
     def apply(arrays, requires=None):
-        xs = _wrap_inputs(arrays, True if requires is None else requires)
+        xs = _wrap_inputs(arrays, _differentiable(arrays, constants),
+                          True if requires is None else requires)
         out = function.apply(*xs, **kwargs)
         if not isinstance(out, Tensor):
             raise TypeError(f"apply returned {type(out).__name__}, not a Tensor")
@@ -874,6 +897,7 @@ def check_function(function, inputs, *, kwargs=None, keeps_dtype=True, max_examp
         if out is None:
             return
         upstream = np.random.default_rng(0).standard_normal(out.shape)
+        floats = _differentiable(arrays64, constants)
 
         def seed(o):
             return upstream.astype(o.dtype)
@@ -903,15 +927,14 @@ def check_function(function, inputs, *, kwargs=None, keeps_dtype=True, max_examp
                                 f"shape {np.shape(g)} for input {k} of shape {x.shape}", where)
             _, engine = run_backward(arrays64, seed)  # the engine's own errors count too
             for k, (a, g) in enumerate(zip(arrays64, engine)):
-                if _is_float(a) and (g is None or g.shape != a.shape):
+                if k in floats and (g is None or g.shape != a.shape):
                     report.fail("gradient shapes", f"after backward() input {k} (shape "
                                 f"{a.shape}) has gradient "
                                 f"{'None' if g is None else 'of shape ' + str(g.shape)}", where)
         report.run("gradient count", count_and_shapes, where)
 
-        floats = [k for k, a in enumerate(arrays64) if _is_float(a)]
         report.run("gradcheck", lambda: gradcheck(
-            lambda *xs: function.apply(*_merge(arrays64, xs), **kwargs),
+            lambda *xs: function.apply(*_merge(arrays64, xs, floats), **kwargs),
             *[arrays64[k] for k in floats], eps=eps, atol=atol, rtol=rtol), where)
 
         def dtypes():
