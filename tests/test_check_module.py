@@ -46,7 +46,12 @@ LAYERS = {
     "Conv2D": (lambda: nn.Conv2D(2, 3, 2, rng=0), (2, 2, 4, 3), BW),
     "Conv2D-stride-padding": (lambda: nn.Conv2D(1, 2, 3, stride=2, padding=1, rng=0),
                               (2, 1, 4, 5), BW),
+    "Conv2D-same-dilation-groups": (lambda: nn.Conv2D(2, 4, 3, padding="same", dilation=2,
+                                                       groups=2, rng=0), (2, 2, 5, 4), BW),
     "MaxPool2D": (lambda: nn.MaxPool2D(2), (2, 2, 4, 4), BW),
+    "MaxPool2D-padding": (lambda: nn.MaxPool2D(3, stride=2, padding=1), (2, 1, 4, 5), BW),
+    "AvgPool2D": (lambda: nn.AvgPool2D(2, stride=1, padding=1), (2, 2, 3, 4), BW),
+    "GlobalAvgPool2D": (nn.GlobalAvgPool2D, (2, 3, 2, 3), BW),
     "MaxPool2D-stride": (lambda: nn.MaxPool2D((2, 3), stride=1), (2, 1, 3, 4), BW),
     "Flatten": (lambda: nn.Flatten(), (2, 2, 3), BW),
     "Dropout": (lambda: nn.Dropout(0.5, rng=0), (4, 3), BW),
@@ -134,8 +139,14 @@ OPS = {
     "Concatenate": (V.Concatenate, [(2, 3), (1, 3)], {"axis": 0}),
     "Stack": (V.Stack, [(2, 3), (2, 3), (2, 3)], {"axis": 1}),
     "Pad": (V.Pad, [(2, 3)], {"pad_width": ((1, 0), (2, 1))}),
-    "Conv2d": (C.Conv2d, [(2, 2, 5, 4), (3, 2, 2, 3), (3,)], {"stride": (2, 1), "padding": (1, 0)}),
-    "MaxPool2d": (P.MaxPool2d, [(2, 2, 4, 5)], {"kernel_size": (2, 2), "stride": (1, 2)}),
+    "_Conv2D": (C._Conv2D, [(2, 2, 5, 4), (3, 2, 2, 3), (3,)],
+                {"stride": (2, 1), "padding": (1, 0, 0, 1), "dilation": (1, 1)}),
+    "_Conv2D-groups": (C._Conv2D, [(1, 4, 5, 5), (2, 2, 2, 2), (2,)],
+                       {"dilation": (2, 1), "groups": 2}),
+    "_MaxPool2D": (P._MaxPool2D, [(2, 2, 4, 5)],
+                   {"kernel_size": (2, 2), "stride": (1, 2), "padding": (1, 0)}),
+    "_AvgPool2D": (P._AvgPool2D, [(2, 2, 4, 5)],
+                   {"kernel_size": (3, 2), "stride": (1, 2), "padding": (1, 1)}),
     "CrossEntropy": (L.CrossEntropy, [(3, 4), st.just(np.array([0, 3, 1]))], {}),
     "BinaryCrossEntropy": (L.BinaryCrossEntropy, [probabilities(3, 2), probabilities(3, 2)],
                            {"constants": [1]}),
@@ -175,7 +186,7 @@ def test_every_op_is_in_the_table():
         module = importlib.import_module(f"tinygrad_nn.ops.{info.name}")
         defined |= {name for name, obj in vars(module).items()
                     if isinstance(obj, type) and issubclass(obj, Function)
-                    and obj.__module__ == module.__name__ and not name.startswith("_")
+                    and obj.__module__ == module.__name__
                     and obj.__subclasses__() == []}  # leaves, not shared bases
     covered = {function.__name__ for function, _, _ in OPS.values()}
     assert defined - covered == set(), f"add these ops to OPS: {sorted(defined - covered)}"
