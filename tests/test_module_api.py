@@ -78,8 +78,11 @@ def test_apply_visits_children_first_then_self():
     seq = nn.Sequential(nn.Dense(2, 2, rng=0), nn.Sequential(nn.ReLU(), nn.Dense(2, 1, rng=1)))
     seen = []
     assert seq.apply(lambda m: seen.append(type(m).__name__)) is seq
-    assert seen == ["Dense", "Dense", "ReLU", "Sequential", "Sequential"] or seen[-1] == "Sequential"
-    assert len(seen) == 5
+    assert seen == ["Dense", "ReLU", "Dense", "Sequential", "Sequential"]
+    shared = nn.Dense(2, 2, rng=0)
+    count = []
+    nn.Sequential(shared, shared).apply(count.append)
+    assert len(count) == 2  # a shared module is visited once
 
     def zero_dense(m):
         if isinstance(m, nn.Dense):
@@ -178,3 +181,25 @@ def test_pytorch_spellings_are_plain_aliases():
     assert nn.Conv2d is nn.Conv2D and nn.MaxPool2d is nn.MaxPool2D
     assert Tensor.cat is Tensor.concatenate and Tensor.view is Tensor.reshape
     assert all(name in nn.__all__ for name in ("BatchNorm1d", "BatchNorm2d", "Conv2d", "MaxPool2d"))
+
+
+def test_load_state_dict_invalidates_graphs_that_saved_the_old_values():
+    m = nn.Dense(2, 2, rng=0)
+    loss = (m(Tensor(np.ones((1, 2), np.float32))) * m.weight.sum()).sum()
+    m.load_state_dict(m.state_dict())
+    with pytest.raises(RuntimeError, match="modified after the forward pass"):
+        loss.backward()
+
+
+def test_modules_with_buffers_pickle_and_copy():
+    import copy
+    import pickle
+
+    m = nn.Sequential(nn.BatchNorm1D(3), nn.Embedding(4, 3, rng=0), nn.LayerNorm(3))
+    m[0](Tensor(np.random.default_rng(0).standard_normal((5, 3)).astype(np.float32)))
+    for clone in (pickle.loads(pickle.dumps(m)), copy.deepcopy(m)):
+        assert list(clone.state_dict()) == list(m.state_dict())
+        for (k, a), b in zip(m.state_dict().items(), clone.state_dict().values()):
+            np.testing.assert_array_equal(a, b, err_msg=k)
+        assert [n for n, _ in clone.named_buffers()] == ["0.running_mean", "0.running_var",
+                                                        "0.num_batches_tracked"]

@@ -163,12 +163,20 @@ class Module:
         return self
 
     def apply(self, fn):
-        """Call ``fn(module)`` on every sub-module (children first, depth first), then on self,
-        e.g. to re-initialise weights; returns self."""
+        """Call ``fn(module)`` on every module below, each once, children before their parent
+        (PyTorch's order), then on self, e.g. to re-initialise weights; returns self."""
         if not callable(fn):
             raise TypeError(f"apply needs a callable Module -> None, got {type(fn).__name__}")
-        for m in reversed(self.modules()):
-            fn(m)
+        seen = {id(self)}
+
+        def visit(module):
+            for child in module.children():
+                if id(child) not in seen:
+                    seen.add(id(child))
+                    visit(child)
+            fn(module)
+
+        visit(self)
         return self
 
     # ---------------------------------------------------------------- state
