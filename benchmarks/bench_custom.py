@@ -17,6 +17,9 @@ Without PyTorch (pip install torch==2.13.0) only our figures are printed, and th
     python benchmarks/bench_custom.py [--quick] [--epochs N] [--threads N]
 
 --quick trains on 2,000 images for 2 epochs and repeats the layer timings less (a smoke run).
+The full run trains both nets for the example's whole budget, about a minute each on an idle
+2-core machine. On a busy machine PyTorch's OpenMP threads wait for descheduled peers and its
+times balloon (5-20x measured under a load average of 10): ``--threads 1`` gives stable ratios.
 """
 import argparse
 import os

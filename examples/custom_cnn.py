@@ -60,14 +60,15 @@ def accuracy(model, X, y, batch_size=500):
 def train(model, X_train, y_train, X_test, y_test, epochs=EPOCHS, seed=0, progress=True):
     """AdamW + cosine schedule + gradient clipping through ``training.fit``; returns the
     History (``loss`` per epoch, ``metrics["test_accuracy"]`` per epoch)."""
-    optimizer = optim.AdamW(model.parameters(), lr=LR, weight_decay=WEIGHT_DECAY)
+    params = model.parameters()
+    optimizer = optim.AdamW(params, lr=LR, weight_decay=WEIGHT_DECAY)
     schedule = optim.CosineAnnealingLR(optimizer, T_max=epochs)
 
     def step_loss(xb, yb):
         return F.cross_entropy(model(Tensor(xb)), yb)
 
     def clip_gradients():  # between backward() and optimizer.step()
-        optim.clip_grad_norm_(model.parameters(), MAX_GRAD_NORM)
+        optim.clip_grad_norm_(params, MAX_GRAD_NORM)
 
     def end_of_epoch(epoch, history):
         schedule.step()
