@@ -15,10 +15,20 @@ $(VENV)/.installed-%: pyproject.toml
 demo: $(VENV)/.installed-examples
 	$(PY) examples/reproduce_seeds.py
 
-# make test: derandomized hypothesis ("ci" profile), the same examples on every run.
+# make test: derandomized hypothesis ("ci" profile), the same examples on every run. The kernel
+# tests run three ways: pure Python (NUMBA_DISABLE_JIT), compiled with Numba's bounds checking
+# (an index past an array raises IndexError and fails a test instead of corrupting memory; its
+# own cache folder, since Numba's cache does not key on that flag), and compiled as shipped.
+# Every run shuffles the test order (pytest-randomly) with TEST_SEED, printed first: a test that
+# depends on another one having run fails, and `make test TEST_SEED=n` replays an order.
+TEST_SEED ?= 12345
+RANDOM_ORDER = -p randomly --randomly-seed=$(TEST_SEED)
+
 test: $(STAMP)
-	HYPOTHESIS_PROFILE=ci NUMBA_DISABLE_JIT=1 $(PY) -m pytest -q -p no:cacheprovider tests/test_kernels.py
-	HYPOTHESIS_PROFILE=ci $(PY) -m pytest -q -p no:cacheprovider
+	@echo "make test: test order shuffled by pytest-randomly with --randomly-seed=$(TEST_SEED)"
+	HYPOTHESIS_PROFILE=ci NUMBA_DISABLE_JIT=1 $(PY) -m pytest -q -p no:cacheprovider $(RANDOM_ORDER) tests/test_kernels.py
+	HYPOTHESIS_PROFILE=ci NUMBA_BOUNDSCHECK=1 NUMBA_CACHE_DIR=$(VENV)/numba-boundscheck-cache $(PY) -m pytest -q -p no:cacheprovider $(RANDOM_ORDER) tests/test_kernels.py
+	HYPOTHESIS_PROFILE=ci $(PY) -m pytest -q -p no:cacheprovider $(RANDOM_ORDER)
 
 # make test-deep: every property test (hypothesis's "hypothesis" marker) with ten times the
 # examples, randomised: a larger search than CI's, with new inputs on each run. Long; not CI.

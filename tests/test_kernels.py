@@ -407,3 +407,61 @@ def test_softmax_family_empty(shape):
         lse = K.logsumexp_forward(x)
     assert K.log_softmax_backward(x, x).shape == shape
     np.testing.assert_array_equal(lse, np.full(shape[0], -np.inf, np.float32))
+
+
+# ---------------------------------------------------------------- max pooling
+# ``make test`` runs this file once more with NUMBA_BOUNDSCHECK=1: an index past an array in a
+# kernel (a wrong stride, an off-by-one) then raises IndexError and fails a test here, instead of
+# writing over memory that belongs to someone else.
+
+
+def pool_reference(x, k, s, p):
+    """Window maxima and flat (H, W) offsets of the first maximum, padding never winning."""
+    (kh, kw), (sh, sw), (ph, pw) = k, s, p
+    N, C, H, W = x.shape
+    Ho, Wo = (H + 2 * ph - kh) // sh + 1, (W + 2 * pw - kw) // sw + 1
+    out, arg = np.empty((N, C, Ho, Wo), x.dtype), np.empty((N, C, Ho, Wo), np.int64)
+    for i in range(Ho):
+        for j in range(Wo):
+            rows = [r for r in range(i * sh - ph, i * sh - ph + kh) if 0 <= r < H]
+            cols = [c for c in range(j * sw - pw, j * sw - pw + kw) if 0 <= c < W]
+            win = x[:, :, rows][:, :, :, cols].reshape(N, C, -1)
+            first = win.argmax(axis=-1)
+            out[:, :, i, j] = win.max(axis=-1)
+            arg[:, :, i, j] = (np.array(rows)[first // len(cols)] * W
+                               + np.array(cols)[first % len(cols)])
+    return out, arg
+
+
+@st.composite
+def pool_cases(draw):
+    kh, kw = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    ph, pw = draw(st.integers(0, kh // 2)), draw(st.integers(0, kw // 2))
+    H = draw(st.integers(max(1, kh - 2 * ph), 7))
+    W = draw(st.integers(max(1, kw - 2 * pw), 7))
+    shape = (draw(st.integers(1, 2)), draw(st.integers(1, 3)), H, W)
+    stride = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    seed = draw(st.integers(0, 2**16))
+    return shape, (kh, kw), stride, (ph, pw), seed
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+@settings(max_examples=25)
+@given(case=pool_cases())
+def test_max_pool_kernels_match_numpy(dtype, case):
+    from tinygrad_nn.kernels import pool as P
+
+    shape, k, s, p, seed = case
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal(shape).astype(dtype)  # no ties
+    out, arg = P.max_pool2d_forward(x, k, s, p)
+    ref_out, ref_arg = pool_reference(x, k, s, p)
+    np.testing.assert_array_equal(out, ref_out)
+    np.testing.assert_array_equal(arg, ref_arg)
+    grad = rng.standard_normal(out.shape).astype(dtype)
+    dx = P.max_pool2d_backward(grad, arg, x.shape)
+    ref_dx = np.zeros(x.shape, np.float64)
+    n, c = np.indices(shape[:2])
+    for i, j in np.ndindex(*grad.shape[2:]):  # overlapping windows add up
+        np.add.at(ref_dx.reshape(*shape[:2], -1), (n, c, ref_arg[:, :, i, j]), grad[:, :, i, j])
+    np.testing.assert_allclose(dx, ref_dx, rtol=RTOL[dtype], atol=1e-6)
