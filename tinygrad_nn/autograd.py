@@ -284,6 +284,13 @@ def _owned(grad, dtype, owned):
     return grad
 
 
+def _sum(a, b):
+    """``a + b`` as an ndarray: numpy adds two 0-d arrays into a scalar, which kernels and
+    ``.grad`` (always an ndarray) must not see."""
+    total = a + b
+    return total if type(total) is np.ndarray else np.asarray(total)
+
+
 def backprop(roots, root_grads, retain_graph=False, inputs=None):
     """Propagate ``root_grads`` (arrays, one per root) back through the graph.
 
@@ -296,7 +303,7 @@ def backprop(roots, root_grads, retain_graph=False, inputs=None):
     for r, g in zip(roots, root_grads):
         owned.add(id(g))  # the caller's array: a leaf must get its own copy
         prev = grads.get(id(r))
-        grads[id(r)] = g if prev is None else prev + g
+        grads[id(r)] = g if prev is None else _sum(prev, g)
     wanted = None if inputs is None else {id(t): None for t in inputs}
     for node in reversed(order):
         g = grads.pop(id(node), None)
@@ -306,7 +313,7 @@ def backprop(roots, root_grads, retain_graph=False, inputs=None):
         if ctx is None:  # a leaf
             if g is not None and wanted is None:
                 g = _owned(g, node._data.dtype, owned)
-                node.grad = g if node.grad is None else node.grad + g
+                node.grad = g if node.grad is None else _sum(node.grad, g)
             continue
         if not retain_graph:
             node._ctx = FREED
@@ -321,7 +328,7 @@ def backprop(roots, root_grads, retain_graph=False, inputs=None):
                 pg = _checked_grad(ctx, parent_grads, i)
             key = id(parent)
             prev = grads.get(key)
-            grads[key] = pg if prev is None else prev + pg
+            grads[key] = pg if prev is None else _sum(prev, pg)
     return None if wanted is None else [wanted[id(t)] for t in inputs]
 
 
