@@ -19,8 +19,8 @@ stopping rule counts epochs with `tinygrad_nn.optim.Plateau`. Hence every solver
 scikit-learn's weights, ``loss_curve_`` and ``n_iter_`` up to float rounding.
 
 Deliberate differences: early stopping stratifies the validation split for binary *and*
-multiclass targets, as scikit-learn documents (its 1.9 code only stratifies binary ones), and
-falls back to a plain split when a class is too rare; sparse input is accepted and densified;
+multiclass targets, as scikit-learn documents (its 1.9 code only stratifies binary ones), so a
+class with one member raises train_test_split's error; sparse input is accepted and densified;
 ``partial_fit`` is unavailable with ``solver="lbfgs"`` for the regressor too; ``loss="poisson"``
 rejects negative targets.
 
@@ -204,13 +204,65 @@ class BaseMLP(BaseEstimator):
     # ------------------------------------------------------------------ fitted parameters
     @property
     def coefs_(self):
-        """Weight matrices, one (fan_in, fan_out) array per layer: ``module_``'s own arrays."""
-        return [layer.weight.data for layer in self._dense_layers()]
+        """Weight matrices, one (fan_in, fan_out) array per layer: ``module_``'s own arrays.
+
+        Assignable: on a fitted model the arrays are copied into ``module_`` (shapes checked);
+        before the first fit they are kept and used by ``partial_fit`` or a warm start, as
+        scikit-learn does with weights set by hand.
+        """
+        return self._weights("coefs")
+
+    @coefs_.setter
+    def coefs_(self, arrays):
+        self._assign_weights("coefs", arrays)
 
     @property
     def intercepts_(self):
-        """Bias vectors, one per layer: ``module_``'s own arrays."""
-        return [layer.bias.data for layer in self._dense_layers()]
+        """Bias vectors, one per layer: ``module_``'s own arrays (assignable as ``coefs_``)."""
+        return self._weights("intercepts")
+
+    @intercepts_.setter
+    def intercepts_(self, arrays):
+        self._assign_weights("intercepts", arrays)
+
+    @property
+    def _no_improvement_count(self):  # scikit-learn's name for the stopping counter
+        return self._plateau.num_bad_epochs
+
+    @_no_improvement_count.setter
+    def _no_improvement_count(self, count):
+        if hasattr(self, "_plateau"):
+            self._plateau.num_bad_epochs = count
+
+    def _weights(self, kind):
+        if "module_" not in vars(self) and f"_assigned_{kind}" in vars(self):
+            return vars(self)[f"_assigned_{kind}"]  # the very list assigned, as scikit-learn's
+        return [getattr(layer, "weight" if kind == "coefs" else "bias").data
+                for layer in self._dense_layers()]
+
+    def _assign_weights(self, kind, arrays):
+        if "module_" not in vars(self):
+            vars(self)[f"_assigned_{kind}"] = arrays
+            return
+        names = {id(p): name for name, p in self.module_.named_parameters()}
+        targets = [getattr(layer, "weight" if kind == "coefs" else "bias")
+                   for layer in self._dense_layers()]
+        arrays = [np.asarray(a) for a in arrays]
+        if len(arrays) != len(targets):
+            raise ValueError(f"{kind}_ must hold {len(targets)} arrays (one per layer), "
+                             f"got {len(arrays)}")
+        for i, (a, t) in enumerate(zip(arrays, targets)):
+            if a.shape != t.shape:
+                raise ValueError(f"{kind}_[{i}] must have shape {t.shape}, got {a.shape}")
+        self.module_.load_state_dict({names[id(t)]: a for a, t in zip(arrays, targets)},
+                                     strict=False)
+
+    def _use_assigned_weights(self):
+        """Copy weights assigned before the first fit into the fresh ``module_``."""
+        for kind in ("coefs", "intercepts"):
+            arrays = vars(self).pop(f"_assigned_{kind}", None)
+            if arrays is not None:
+                self._assign_weights(kind, arrays)
 
     def _dense_layers(self):
         return [layer for layer in self.module_ if isinstance(layer, nn.Dense)]
@@ -236,6 +288,10 @@ class BaseMLP(BaseEstimator):
         self._random_state = check_random_state(self.random_state)
         if first_pass:
             self._initialize([X.shape[1], *hidden, self.n_outputs_], X.dtype)
+            if incremental or self.warm_start:
+                self._use_assigned_weights()
+        for kind in ("coefs", "intercepts"):
+            vars(self).pop(f"_assigned_{kind}", None)
         dtype = self.coefs_[0].dtype  # a warm start keeps the network's dtype
         X = X.astype(dtype, copy=False)
         if sample_weight is not None:
@@ -411,15 +467,12 @@ class BaseMLP(BaseEstimator):
         """Train/validation indices, stratified by class for single-label classification."""
         stratify = None
         if is_classifier(self) and self._label_binarizer.y_type_ != "multilabel-indicator":
-            stratify = y.argmax(axis=1) if y.shape[1] > 1 else y[:, 0]
+            # binary: the indicator column, as scikit-learn passes it; else the class labels
+            stratify = self.classes_[y.argmax(axis=1)] if y.shape[1] > 1 else y
         idx = np.arange(y.shape[0])
         split = dict(random_state=self._random_state, test_size=self.validation_fraction)
-        try:
-            train, val = train_test_split(idx, stratify=stratify, **split)
-        except ValueError:
-            if stratify is None:
-                raise
-            train, val = train_test_split(idx, **split)  # a class too rare to stratify on
+        # a class too rare to stratify on raises train_test_split's error, as in scikit-learn
+        train, val = train_test_split(idx, stratify=stratify, **split)
         if val.shape[0] < 2:
             raise ValueError("The validation set is too small. Increase 'validation_fraction' "
                              "or the size of your dataset.")

@@ -280,9 +280,11 @@ def test_early_stopping_split_is_stratified_by_class():
     clf.fit(X, y)
     train, val = clf._validation_split(clf._label_binarizer.transform(y).astype(bool))
     assert_array_equal(np.bincount(y[val]), [3, 3, 3])
-    # a class too rare to stratify on falls back to a plain split instead of failing
-    MLPClassifier(hidden_layer_sizes=(4,), early_stopping=True, max_iter=2).fit(
-        X, np.r_[y[:-1], 3])
+    # a class too rare to stratify on: train_test_split's error, as scikit-learn raises it
+    with pytest.raises(ValueError, match=r"The least populated classes in y have only 1 member"
+                                         r".*Classes with too few members are: \[3\]"):
+        MLPClassifier(hidden_layer_sizes=(4,), early_stopping=True, max_iter=2).fit(
+            X, np.r_[y[:-1], 3])
 
 
 # ------------------------------------------------------------------------- warm start, partial_fit
