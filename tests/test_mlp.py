@@ -447,8 +447,11 @@ def test_bad_input_raises_what_sklearn_raises(digits):
         MLPRegressor(solver="newton").fit(X, y)
     with pytest.raises(ValueError, match="hidden_layer_sizes must be > 0, got \\[4, 0\\]"):
         MLPClassifier(hidden_layer_sizes=(4, 0)).fit(X, y)
-    with pytest.raises(ValueError, match="The validation set is too small"):
+    with pytest.raises(ValueError, match="The test_size = 1 should be greater or equal to the "
+                                         "number of classes = 2"):  # train_test_split's words
         MLPClassifier(early_stopping=True).fit(X[:8], y[:8] % 2)
+    with pytest.raises(ValueError, match="The validation set is too small"):
+        MLPRegressor(early_stopping=True).fit(X[:8], y[:8] % 2)
     with pytest.raises(ValueError, match="loss='poisson' requires non-negative targets"):
         MLPRegressor(loss="poisson").fit(X, y - 1.0)
     with pytest.warns(UserWarning, match="It is going to be clipped"):
