@@ -1,5 +1,7 @@
 """Gradient checking and hypothesis strategies, public for users' own property tests.
 
+A property test of a user's own op::
+
     from hypothesis import given
     from tinygrad_nn.testing import gradcheck, tensors
 

@@ -102,7 +102,7 @@ def _check_param(name, t, shape, owner):
 
 def batch_norm(x, running_mean=None, running_var=None, weight=None, bias=None, training=False,
                momentum=0.1, eps=1e-5):
-    """Batch normalisation of x (N, C, *) per channel, as PyTorch's ``F.batch_norm``.
+    """Batch normalisation of x ``(N, C, *)`` per channel, as PyTorch's ``F.batch_norm``.
 
     Parameters
     ----------
