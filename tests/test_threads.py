@@ -170,3 +170,18 @@ def test_sections_opened_from_other_threads_take_effect(restore_threads):
     thread.join()
     assert seen == [{1}]
     assert {n for _, n in blas_threads()} == {2}
+
+
+def test_large_activations_split_over_threads_give_the_same_bits(restore_threads):
+    x = np.random.default_rng(3).standard_normal(300_001).astype(np.float32)  # above the split
+    results = []
+    for count in (1, 2, 3):
+        tn.set_num_threads(count)
+        t = Tensor(x, requires_grad=True)
+        out = t.tanh()
+        out.backward(np.cos(x))
+        results.append((out.data, t.grad))
+    for out, grad in results[1:]:
+        np.testing.assert_array_equal(out, results[0][0])
+        np.testing.assert_array_equal(grad, results[0][1])
+    np.testing.assert_allclose(results[0][0], np.tanh(x), rtol=1e-6, atol=1e-7)

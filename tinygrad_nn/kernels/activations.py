@@ -21,10 +21,28 @@ import numpy as np
 from . import njit  # numba.njit with a cache that degrades safely
 from numba.extending import register_jitable
 
+from .. import threads as T
 from .._validation import check_kernel_arrays
 from .vecmath import exp, expm1, log1p_unit, tanh
 
-_JIT = dict(cache=True, error_model="numpy", fastmath={"contract"})
+_JIT = dict(cache=True, nogil=True, error_model="numpy", fastmath={"contract"})
+PARALLEL_SIZE = 1 << 18  # from this many elements the pass is split over tn.get_num_threads()
+
+
+def _split(kernel, size, *arrays):
+    """Run ``kernel(*flat arrays)`` over ``size`` elements: whole, or in 8 fixed chunks over
+    the worker pool when large (elementwise, so the split never changes a result)."""
+    if size < PARALLEL_SIZE or T.get_num_threads() == 1:
+        kernel(*arrays)
+        return
+    flats = [a.reshape(-1) if isinstance(a, np.ndarray) else a for a in arrays]
+    edges = [size * t // 8 for t in range(9)]
+
+    def chunk(t, slot):
+        lo, hi = edges[t], edges[t + 1]
+        kernel(*(a[lo:hi] if isinstance(a, np.ndarray) else a for a in flats))
+
+    T.parallel_for(chunk, 8)
 _FLOATS = (np.float32, np.float64)
 
 
@@ -54,7 +72,7 @@ def _elementwise(f, df):
         if type(x) is not np.ndarray or x.dtype.type not in _FLOATS or not x.flags.c_contiguous:
             check_kernel_arrays(f"{name} forward", x=x)
         out = np.empty_like(x)
-        forward_into(x, param, out)
+        _split(forward_into, x.size, x, param, out)
         return out
 
     def backward(x, y, grad, param):
@@ -64,7 +82,7 @@ def _elementwise(f, df):
                 or not y.flags.c_contiguous or not grad.flags.c_contiguous):
             check_kernel_arrays(f"{name} backward", x=x, y=y, grad=grad)
         out = np.empty_like(x)
-        backward_into(x, y, grad, param, out)
+        _split(backward_into, x.size, x, y, grad, param, out)
         return out
 
     forward.kernel, backward.kernel = forward_into, backward_into  # the Numba dispatchers
