@@ -2,8 +2,9 @@
 
 activations  fused elementwise activations, forward and backward
 softmax      row-wise softmax, log-softmax, logsumexp and fused cross-entropy
-conv         2-D convolution (im2col + per-image BLAS GEMM) and its gradients
-pool         2-D max pooling and its gradient
+conv         2-D convolution (strides, dilation, groups: im2col over phase planes + BLAS GEMMs,
+             images split over tinygrad_nn.threads) and its gradients
+pool         2-D max and average pooling (with padding) and their gradients
 optim        fused in-place optimizer updates (Adam)
 norm         per-channel normalisation statistics, affine and backward (batch/layer norm)
 embedding    scatter-add of embedding gradients
