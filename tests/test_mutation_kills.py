@@ -45,3 +45,55 @@ def test_linear_on_a_single_vector_matches_numpy_and_gradchecks(bias):
     out = F.linear(*(tn.Tensor(a) for a in args))
     np.testing.assert_allclose(out.data, x @ w + (b if bias else 0), rtol=1e-12)
     assert gradcheck(lambda *t: F.linear(*t), *args)
+
+
+# ---------------------------------------------------------------- ops/conv.py
+def _correlate(x, w, b):
+    """Direct float64 cross-correlation, stride 1, no padding: the reference."""
+    n, c, h, wd = x.shape
+    o, _, kh, kw = w.shape
+    out = np.zeros((n, o, h - kh + 1, wd - kw + 1))
+    for i in range(out.shape[2]):
+        for j in range(out.shape[3]):
+            out[:, :, i, j] = np.einsum("nchw,ochw->no", x[:, :, i:i + kh, j:j + kw], w)
+    return out + (0 if b is None else b[None, :, None, None])
+
+
+def test_conv2d_float32_without_bias_stays_float32_and_matches_the_reference():
+    rng = np.random.default_rng(4)
+    x, w = rng.standard_normal((2, 3, 5, 4)), rng.standard_normal((2, 3, 2, 3))
+    xt, wt = tn.Tensor(x.astype(np.float32), requires_grad=True), tn.Tensor(w.astype(np.float32),
+                                                                           requires_grad=True)
+    out = F.conv2d(xt, wt)
+    assert out.dtype == np.float32
+    np.testing.assert_allclose(out.data, _correlate(x, w, None), rtol=1e-5, atol=1e-5)
+    out.sum().backward()
+    assert xt.grad.dtype == wt.grad.dtype == np.float32
+    assert gradcheck(lambda a, b: F.conv2d(a, b), x, w)
+
+
+def test_conv2d_mixed_dtypes_compute_in_the_wider_and_return_each_inputs_dtype():
+    rng = np.random.default_rng(5)
+    x, w, b = rng.standard_normal((1, 2, 4, 4)), rng.standard_normal((3, 2, 2, 2)), rng.standard_normal(3)
+    xt = tn.Tensor(x.astype(np.float32), requires_grad=True)
+    wt, bt = tn.Tensor(w, requires_grad=True), tn.Tensor(b.astype(np.float32), requires_grad=True)
+    out = F.conv2d(xt, wt, bt)
+    assert out.dtype == np.float64
+    np.testing.assert_allclose(out.data, _correlate(x.astype(np.float32).astype(np.float64), w,
+                                                    b.astype(np.float32)), rtol=1e-12)
+    out.sum().backward()
+    assert (xt.grad.dtype, wt.grad.dtype, bt.grad.dtype) == (np.float32, np.float64, np.float32)
+    np.testing.assert_allclose(bt.grad, np.full(3, 9.0))
+
+
+@pytest.mark.parametrize("which", [0, 1])
+def test_conv2d_only_the_wanted_gradient_is_computed(which):
+    rng = np.random.default_rng(6)
+    x, w = rng.standard_normal((1, 2, 4, 4)), rng.standard_normal((3, 2, 2, 2))
+    xt, wt = tn.Tensor(x, requires_grad=which == 0), tn.Tensor(w, requires_grad=which == 1)
+    F.conv2d(xt, wt).sum().backward()
+    wanted, other = (xt, wt) if which == 0 else (wt, xt)
+    assert other.grad is None
+    full = tn.Tensor(x, requires_grad=True), tn.Tensor(w, requires_grad=True)
+    F.conv2d(*full).sum().backward()
+    np.testing.assert_allclose(wanted.grad, full[which].grad, rtol=1e-12)
