@@ -18,6 +18,7 @@ import time
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 import tinygrad_nn as tn
 import tinygrad_nn.functional as F
@@ -86,11 +87,12 @@ def plot(history, path, title):
     fig = Figure(figsize=(9, 3.5))
     ax_loss, ax_acc = fig.subplots(1, 2)
     ax_loss.plot(epochs, history.loss, marker="o")
-    ax_loss.set(xlabel="epoch", ylabel="training loss (cross-entropy)", yscale="log")
+    ax_loss.set(xlabel="epoch", ylabel="training loss (cross-entropy)")
     ax_acc.plot(epochs, np.asarray(history.metrics["test_accuracy"]) * 100, marker="o",
                 color="tab:green")
     ax_acc.set(xlabel="epoch", ylabel="test accuracy (%)")
     for ax in (ax_loss, ax_acc):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
     fig.suptitle(title)
     fig.tight_layout()
