@@ -82,6 +82,10 @@ def test_arithmetic_with_masks_promotes_to_float(partner):
     np.testing.assert_array_equal((1 - m).data, [0.0, 1.0, 0.0])
     assert m.sum().item() == 2.0 and m.mean().dtype == np.float32
     assert m.relu().dtype == np.float32  # kernels see floats, never a Numba typing error
+    with np.errstate(divide="ignore"):  # log(False) = -inf
+        outs = (m.exp(), m.log(), m.sqrt(), -m, m.abs(), m.clip(0, 0.5))
+    for out in outs:
+        assert out.dtype == np.float32  # not numpy's float16 for exp(bool), no error for -bool
 
 
 def test_mask_logic_and_any_all():

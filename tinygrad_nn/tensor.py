@@ -338,28 +338,28 @@ class Tensor:
 
     def __neg__(self):
         """``-self``."""
-        return E.Neg.apply(self)
+        return E.Neg.apply(self._as_float())
 
     # ---------------------------------------------------------------- unary math
     def exp(self):
         """Elementwise ``e ** x``."""
-        return E.Exp.apply(self)
+        return E.Exp.apply(self._as_float())
 
     def log(self):
         """Elementwise natural logarithm."""
-        return E.Log.apply(self)
+        return E.Log.apply(self._as_float())
 
     def sqrt(self):
         """Elementwise square root."""
-        return E.Sqrt.apply(self)
+        return E.Sqrt.apply(self._as_float())
 
     def abs(self):
         """Elementwise absolute value (gradient sign(x), 0 at 0)."""
-        return E.Abs.apply(self)
+        return E.Abs.apply(self._as_float())
 
     def clip(self, lo=None, hi=None):
         """Clamp to [lo, hi] (either may be None); the gradient flows only inside the bounds."""
-        return E.Clip.apply(self, lo=lo, hi=hi)
+        return E.Clip.apply(self._as_float(), lo=lo, hi=hi)
 
     def maximum(self, other):
         """Elementwise maximum with a Tensor, array or number; ties split the gradient."""
