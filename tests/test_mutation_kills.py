@@ -97,3 +97,32 @@ def test_conv2d_only_the_wanted_gradient_is_computed(which):
     full = tn.Tensor(x, requires_grad=True), tn.Tensor(w, requires_grad=True)
     F.conv2d(*full).sum().backward()
     np.testing.assert_allclose(wanted.grad, full[which].grad, rtol=1e-12)
+
+
+def test_conv2d_node_defaults_are_stride_1_no_padding_no_dilation_one_group():
+    from tinygrad_nn.ops.conv import _Conv2D
+    rng = np.random.default_rng(7)
+    x, w = rng.standard_normal((2, 2, 6, 5)), rng.standard_normal((3, 2, 3, 2))
+    out = _Conv2D.apply(tn.Tensor(x), tn.Tensor(w), None)
+    np.testing.assert_allclose(out.data, _correlate(x, w, None), rtol=1e-12, atol=1e-12)
+
+
+# ---------------------------------------------------------------- ops/pool.py
+def _pool_reference(x, k, s, reduce):
+    n, c, h, w = x.shape
+    ho, wo = (h - k[0]) // s[0] + 1, (w - k[1]) // s[1] + 1
+    out = np.empty((n, c, ho, wo))
+    for i in range(ho):
+        for j in range(wo):
+            out[:, :, i, j] = reduce(x[:, :, i * s[0]:i * s[0] + k[0], j * s[1]:j * s[1] + k[1]],
+                                     axis=(2, 3))
+    return out
+
+
+@pytest.mark.parametrize("node, reduce", [("_MaxPool2D", np.max), ("_AvgPool2D", np.mean)])
+def test_pool_node_defaults_are_2x2_windows_stride_2_no_padding(node, reduce):
+    from tinygrad_nn.ops import pool as P
+    x = np.random.default_rng(8).standard_normal((2, 3, 6, 7))
+    out = getattr(P, node).apply(tn.Tensor(x))
+    np.testing.assert_allclose(out.data, _pool_reference(x, (2, 2), (2, 2), reduce), rtol=1e-12)
+    assert gradcheck(lambda t: getattr(P, node).apply(t), x)
