@@ -178,7 +178,7 @@ def test_activation_modules_against_pytorch():
 
 def test_pytorch_spellings_are_plain_aliases():
     assert nn.BatchNorm1d is nn.BatchNorm1D and nn.BatchNorm2d is nn.BatchNorm2D
-    assert nn.Conv2d is nn.Conv2D and nn.MaxPool2d is nn.MaxPool2D
+    assert nn.Conv2d is nn.Conv2D and nn.MaxPool2d is nn.MaxPool2D and nn.AvgPool2d is nn.AvgPool2D
     assert Tensor.cat is Tensor.concatenate and Tensor.view is Tensor.reshape
     assert all(name in nn.__all__ for name in ("BatchNorm1d", "BatchNorm2d", "Conv2d", "MaxPool2d"))
 
