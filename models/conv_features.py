@@ -130,20 +130,36 @@ def _scale(X, scale, offset):
 class ConvolutionTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     """Features of one fixed kernel: same-size convolution, min-max scaling, optional max-pool.
 
+    Output dtype is the input's (float32 or float64); other input becomes float64.
+
     Parameters
     ----------
-    kernel : 2-D array-like of numbers, or a `KERNELS` name such as ``"sharpen"``.
-    max_pool : bool, default False. Max-pool the scaled convolution over blocks.
-    max_pool_size : int or (int, int), default (2, 2). Block height and width; edge blocks that
-        do not fit are padded with zeros (a 28x28 image with 5x5 blocks gives 6x6).
-    image_shape : None, (h, w) or (c, h, w). How rows of X unflatten into images (C order; each
-        channel is convolved separately). None infers a square one-channel image; one entry may
-        be -1, inferred from the number of features.
+    kernel : 2-D array-like of numbers, or str
+        The kernel, or a `KERNELS` name such as ``"sharpen"``.
+    max_pool : bool, default False
+        Max-pool the scaled convolution over blocks.
+    max_pool_size : int or (int, int), default (2, 2)
+        Block height and width; edge blocks that do not fit are padded with zeros (a 28x28
+        image with 5x5 blocks gives 6x6).
+    image_shape : None, (h, w) or (c, h, w), default None
+        How rows of X unflatten into images (C order; each channel is convolved separately).
+        None infers a square one-channel image; one entry may be -1, inferred from the number
+        of features.
 
-    Fitted attributes: ``kernel_``, ``image_shape_`` (c, h, w), ``output_shape_`` (c, h', w'),
-    ``n_features_in_``, ``conv_offset_``/``conv_scale_`` and, with pooling,
-    ``pool_offset_``/``pool_scale_`` (the two min-max scalings, ``x * scale + offset``).
-    Output dtype is the input's (float32 or float64); other input becomes float64.
+    Attributes
+    ----------
+    kernel_ : ndarray
+        The kernel as a 2-D float64 array.
+    image_shape_ : tuple of int
+        (c, h, w) of the input images.
+    output_shape_ : tuple of int
+        (c, h', w') of the features of one image.
+    n_features_in_ : int
+        Number of input features.
+    conv_offset_, conv_scale_ : ndarray
+        The min-max scaling of the convolution, ``x * scale + offset``.
+    pool_offset_, pool_scale_ : ndarray
+        The min-max scaling after pooling (with ``max_pool`` only).
     """
 
     _parameter_constraints: dict = {

@@ -164,6 +164,89 @@ class _Epochs:
         return False
 
 
+# numpydoc sections shared by MLPClassifier and MLPRegressor (the parameters are the same)
+_PARAMETERS_DOC = """    hidden_layer_sizes : int or sequence of int, default (100,)
+        Units of each hidden layer, input side first.
+    activation : {"identity", "logistic", "tanh", "relu", "leaky_relu", "elu", "softplus"} \
+or callable, default "relu"
+        Hidden-layer activation; a callable maps a Tensor to a Tensor.
+    solver : {"lbfgs", "sgd", "adam"}, default "adam"
+        scipy's L-BFGS-B on the full batch, or minibatch SGD / Adam.
+    alpha : float >= 0, default 1e-4
+        L2 penalty: ``0.5 * alpha * sum ||W||^2 / n_samples`` added to the loss.
+    batch_size : int or "auto", default "auto"
+        Minibatch size for sgd/adam; "auto" is ``min(200, n_samples)``.
+    learning_rate : {"constant", "invscaling", "adaptive"}, default "constant"
+        sgd's schedule: fixed, ``learning_rate_init / t ** power_t``, or divided by 5 whenever
+        ``n_iter_no_change`` epochs pass without improvement.
+    learning_rate_init : float > 0, default 1e-3
+        Initial step size (sgd, adam).
+    power_t : float >= 0, default 0.5
+        Exponent of the "invscaling" schedule.
+    max_iter : int >= 1, default 200
+        Epochs for sgd/adam; iterations for lbfgs.
+    shuffle : bool, default True
+        Reshuffle the samples every epoch (sgd, adam).
+    random_state : None, int or RandomState, default None
+        Seeds the initial weights, the shuffles and the early-stopping split.
+    tol : float >= 0, default 1e-4
+        Improvement below which an epoch counts as no progress.
+    verbose : bool, default False
+        Print the loss of each epoch.
+    warm_start : bool, default False
+        Let ``fit`` continue from the current weights.
+    momentum : float in [0, 1], default 0.9
+        sgd's momentum.
+    nesterovs_momentum : bool, default True
+        Nesterov momentum for sgd when ``momentum > 0``.
+    early_stopping : bool, default False
+        Hold out ``validation_fraction`` of the data and stop when its score stalls, keeping
+        the best weights (sgd, adam).
+    validation_fraction : float in [0, 1), default 0.1
+        Share of the training data held out for early stopping.
+    beta_1, beta_2 : float in [0, 1), default 0.9 and 0.999
+        Adam's decay rates of the first and second moment estimates.
+    epsilon : float > 0, default 1e-8
+        Adam's denominator guard.
+    n_iter_no_change : int >= 1 or inf, default 10
+        Epochs without ``tol`` improvement before stopping (or slowing down).
+    max_fun : int >= 1, default 15000
+        lbfgs's cap on loss evaluations.
+    progress : bool, default False
+        Show a tqdm bar over the epochs (not in scikit-learn).
+"""
+_ATTRIBUTES_DOC = """    loss_ : float
+        The last loss computed (data term plus the L2 penalty).
+    best_loss_ : float or None
+        The lowest training loss seen by sgd/adam; None under early stopping.
+    loss_curve_ : list of float
+        Training loss per epoch (sgd, adam).
+    validation_scores_ : list of float or None
+        Validation score per epoch under early stopping, else None.
+    best_validation_score_ : float or None
+        The best of ``validation_scores_``, else None.
+    t_ : int
+        Training samples seen by the solver (0 for lbfgs).
+    coefs_ : list of ndarray
+        Weight matrix of each layer, shaped (fan_in, fan_out): ``module_``'s own arrays.
+        Assignable (shapes are checked).
+    intercepts_ : list of ndarray
+        Bias vector of each layer, assignable as ``coefs_``.
+    n_features_in_ : int
+        Number of input features.
+    n_iter_ : int
+        Epochs (or lbfgs iterations) of the last fit.
+    n_layers_ : int
+        Layers including the input and output layers.
+    n_outputs_ : int
+        Output units.
+    out_activation_ : str
+        The output layer's activation ("softmax", "logistic", "identity" or "exp").
+    module_ : tinygrad_nn.nn.Sequential
+        The trained network; it maps X to the output layer's pre-activation.
+"""
+
+
 class BaseMLP(BaseEstimator):
     """What MLPClassifier and MLPRegressor share: parameters, training, prediction.
 
@@ -547,12 +630,20 @@ class BaseMLP(BaseEstimator):
 
 
 class MLPClassifier(ClassifierMixin, BaseMLP):
-    """Multi-layer perceptron classifier: scikit-learn's, trained by tinygrad_nn.
+    __doc__ = """Multi-layer perceptron classifier: scikit-learn's, trained by tinygrad_nn.
 
     Log-loss on softmax outputs (multiclass) or logistic outputs (binary, multilabel). See the
     module docstring for what matches scikit-learn exactly and what differs; the parameters and
     attributes are scikit-learn 1.9's, plus ``progress`` (tqdm bar) and ``module_``.
-    """
+
+    Parameters
+    ----------
+""" + _PARAMETERS_DOC + """
+    Attributes
+    ----------
+    classes_ : ndarray
+        The class labels (for multilabel targets, one entry per label).
+""" + _ATTRIBUTES_DOC
 
     def __init__(self, hidden_layer_sizes=(100,), activation="relu", *, solver="adam",
                  alpha=0.0001, batch_size="auto", learning_rate="constant",
@@ -645,12 +736,20 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
 
 
 class MLPRegressor(RegressorMixin, BaseMLP):
-    """Multi-layer perceptron regressor: scikit-learn's, trained by tinygrad_nn.
+    __doc__ = """Multi-layer perceptron regressor: scikit-learn's, trained by tinygrad_nn.
 
     Half squared error on identity outputs (``loss="squared_error"``) or half Poisson deviance
     on exponential outputs (``loss="poisson"``, y >= 0). See the module docstring for what
     matches scikit-learn exactly and what differs.
-    """
+
+    Parameters
+    ----------
+    loss : {"squared_error", "poisson"}, default "squared_error"
+        The training objective (Poisson: exponential outputs, non-negative targets).
+""" + _PARAMETERS_DOC + """
+    Attributes
+    ----------
+""" + _ATTRIBUTES_DOC
 
     _parameter_constraints: dict = {
         **BaseMLP._parameter_constraints,

@@ -60,6 +60,52 @@ from tinygrad_nn._validation import check_choice
 
 __all__ = ["CustomClassifier", "CustomRegressor", "DeepClassifier", "DeepRegressor"]
 
+# numpydoc sections shared by the four estimators (one parameter set, nnetsauce's names)
+_PARAMETERS_DOC = """    obj : estimator
+        What the features are handed to (cloned, never changed): a classifier for the
+        classifiers, a regressor for the regressors, or another layer.
+    n_hidden_features : int >= 0, default 5
+        Hidden nodes (0: none).
+    activation_name : {"relu", "tanh", "sigmoid", "prelu", "elu"}, default "relu"
+        Activation of the hidden nodes.
+    a : float, default 0.01
+        The prelu slope or the elu scale.
+    nodes_sim : {"sobol", "hammersley", "halton", "uniform"}, default "sobol"
+        How ``W`` is drawn: an unscrambled low-discrepancy sequence (first point skipped), or
+        seeded uniform draws in [0, 1).
+    bias : bool, default True
+        Add a column of ones before the hidden layer.
+    dropout : float in [0, 1), default 0
+        Inverted dropout on the hidden nodes, at fit time only.
+    direct_link : bool, default True
+        Keep the inputs beside the hidden nodes.
+    n_clusters : int >= 0, default 2
+        Clusters whose labels are appended to the inputs (0: no clustering).
+    cluster_encode : bool, default True
+        Append the labels one-hot, else as one column.
+    type_clust : {"kmeans", "gmm"}, default "kmeans"
+        The clustering.
+    type_scaling : sequence of 3 of {"std", "minmax", "robust", "maxabs"}, default ("std",) * 3
+        Scalers of what ``obj`` sees, what the hidden layer sees, and what the clustering sees.
+    col_sample, row_sample : float in (0, 1], default 1
+        Fractions of the columns, and of the rows (stratified for classifiers), that are used.
+    seed : int, default 123
+        Seeds every random draw.
+"""
+_ATTRIBUTES_DOC = """    estimator_ : estimator
+        The fitted clone of ``obj`` (for a deep stack: of the inner layers around it).
+    W_ : ndarray
+        The hidden layer's weights, shape (inputs + bias, n_hidden_features).
+    scaler_, nn_scaler_, clustering_scaler_ : scikit-learn scalers
+        The fitted scalers of ``type_scaling`` (the last two only when used).
+    clustering_obj_ : KMeans or GaussianMixture
+        The fitted clustering (with ``n_clusters > 0``).
+    index_col_, index_row_ : ndarray or None
+        The columns and rows used; None when all are.
+    n_features_in_ : int
+        Number of input features.
+"""
+
 _ACTIVATIONS = {
     "relu": lambda t, a: t.relu(),
     "tanh": lambda t, a: t.tanh(),
@@ -265,22 +311,18 @@ class _RandomFeatures(BaseEstimator):
 
 
 class CustomClassifier(ClassifierMixin, _RandomFeatures):
-    """Classifier = random-feature layer + a clone of ``obj`` (any classifier, or another layer).
+    __doc__ = """Classifier = random-feature layer + a clone of ``obj`` (any classifier, or another layer).
 
-    Parameters (nnetsauce's names and defaults; the module docstring gives the feature map):
-    ``obj`` estimator with ``fit``; ``n_hidden_features`` hidden nodes (0: none);
-    ``activation_name`` 'relu', 'tanh', 'sigmoid', 'prelu' or 'elu', with ``a`` the prelu slope
-    or elu scale; ``nodes_sim`` 'sobol', 'hammersley', 'halton' (unscrambled, first point
-    skipped) or 'uniform' (seeded, in [0, 1)); ``bias`` adds the ones column; ``dropout`` in
-    [0, 1); ``direct_link`` keeps the inputs beside the hidden nodes; ``n_clusters`` (0: no
-    clustering), ``cluster_encode`` (one-hot, else one label column), ``type_clust`` 'kmeans'
-    or 'gmm'; ``type_scaling`` three of 'std', 'minmax', 'robust', 'maxabs'; ``col_sample`` and
-    ``row_sample`` fractions in (0, 1]; ``seed`` for every random draw.
+    nnetsauce's parameter names and defaults; the module docstring gives the feature map.
 
-    Fitted: ``estimator_`` (the fitted clone of ``obj``), ``classes_``, ``W_``, ``scaler_``,
-    ``nn_scaler_``, ``clustering_obj_``, ``clustering_scaler_``, ``index_col_`` and
-    ``index_row_`` (None when all columns / rows are used).
-    """
+    Parameters
+    ----------
+""" + _PARAMETERS_DOC + """
+    Attributes
+    ----------
+    classes_ : ndarray
+        The class labels.
+""" + _ATTRIBUTES_DOC
 
     def _check_target(self, y):
         check_classification_targets(y)
@@ -302,11 +344,19 @@ class CustomClassifier(ClassifierMixin, _RandomFeatures):
 
 
 class CustomRegressor(RegressorMixin, _RandomFeatures):
-    """Regressor = random-feature layer + a clone of ``obj`` fitted on the centred target.
+    __doc__ = """Regressor = random-feature layer + a clone of ``obj`` fitted on the centred target.
 
-    Same parameters as ``CustomClassifier``; ``y_mean_`` is added back in ``predict``. Rows are
-    subsampled uniformly (no strata) when ``row_sample < 1``.
-    """
+    ``y_mean_`` is added back in ``predict``. Rows are subsampled uniformly (no strata) when
+    ``row_sample < 1``.
+
+    Parameters
+    ----------
+""" + _PARAMETERS_DOC + """
+    Attributes
+    ----------
+    y_mean_ : float
+        Mean of the training target.
+""" + _ATTRIBUTES_DOC
 
     def _check_target(self, y):
         pass
@@ -358,12 +408,30 @@ class _Deep:
 
 
 class DeepClassifier(_Deep, CustomClassifier):
-    """``n_layers`` stacked ``CustomClassifier`` layers around ``obj``, one parameter set."""
+    __doc__ = """``n_layers`` stacked ``CustomClassifier`` layers around ``obj``, one parameter set.
+
+    Parameters
+    ----------
+    n_layers : int >= 1, default 3
+        Layers in the stack (1: a single layer).
+""" + _PARAMETERS_DOC + """
+    Attributes
+    ----------
+""" + _ATTRIBUTES_DOC
 
     _layer = CustomClassifier
 
 
 class DeepRegressor(_Deep, CustomRegressor):
-    """``n_layers`` stacked ``CustomRegressor`` layers around ``obj``, one parameter set."""
+    __doc__ = """``n_layers`` stacked ``CustomRegressor`` layers around ``obj``, one parameter set.
+
+    Parameters
+    ----------
+    n_layers : int >= 1, default 3
+        Layers in the stack (1: a single layer).
+""" + _PARAMETERS_DOC + """
+    Attributes
+    ----------
+""" + _ATTRIBUTES_DOC
 
     _layer = CustomRegressor

@@ -178,10 +178,18 @@ class NeuralNetMLP(_ScratchClassifier):
     hidden_activation : {"sigmoid", "relu"}, default "sigmoid"
         The seed's network, or its ReLU exercise.
 
+    Attributes
+    ----------
+    loss_curve_ : list of float
+        Mean squared error per output over each epoch, as the seed prints it.
+    train_scores_, validation_scores_, classes_, n_features_in_, n_iter_, module_
+        As for every seed network: see `NeuralNetwork`.
+
+    Notes
+    -----
     The loss is the seed's: squared error summed over the one-hot classes and averaged over the
-    minibatch (the gradient its backward pass computes); ``loss_curve_`` records the mean
-    squared error per output as the seed prints it. The outputs are independent sigmoids, so
-    `predict_proba` divides each row by its sum; `predict` is the argmax either way.
+    minibatch (the gradient its backward pass computes). The outputs are independent sigmoids,
+    so `predict_proba` divides each row by its sum; `predict` is the argmax either way.
     """
 
     _NAMES = dict(hidden="num_hidden", epochs="num_epochs", batch_size="minibatch_size",
@@ -243,7 +251,22 @@ class NeuralNetwork(_ScratchClassifier):
     random_state : int or None, default 0
         Seeds the weight draws and the shuffling (the seed calls ``np.random.seed(0)``).
 
-    ``loss_curve_`` records the mean cross-entropy per sample over each epoch (penalty excluded).
+    Attributes
+    ----------
+    loss_curve_ : list of float
+        Mean cross-entropy per sample over each epoch (penalty excluded).
+    train_scores_ : list of float
+        Training accuracy after each epoch.
+    validation_scores_ : list of float or None
+        Accuracy on ``fit``'s ``X_valid, y_valid`` after each epoch; None when not given.
+    classes_ : ndarray
+        The class labels.
+    n_features_in_ : int
+        Number of input features.
+    n_iter_ : int
+        Epochs trained.
+    module_ : tinygrad_nn.nn.Sequential
+        The trained network.
     """
 
     _NAMES = dict(hidden="n_hidden_neurons", epochs="epochs", batch_size="batch_size", lr="eta",
