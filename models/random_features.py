@@ -371,6 +371,19 @@ class CustomRegressor(RegressorMixin, _RandomFeatures):
         return self.y_mean_ + self.estimator_.predict(Z)
 
 
+def _deep_doc(layer):
+    return f"""``n_layers`` stacked ``{layer}`` layers around ``obj``, one parameter set.
+
+    Parameters
+    ----------
+    n_layers : int >= 1, default 3
+        Layers in the stack (1: a single layer).
+{_PARAMETERS_DOC}
+    Attributes
+    ----------
+{_ATTRIBUTES_DOC}"""
+
+
 class _Deep:
     """A stack of ``n_layers`` random-feature layers sharing one set of parameters.
 
@@ -408,30 +421,12 @@ class _Deep:
 
 
 class DeepClassifier(_Deep, CustomClassifier):
-    __doc__ = """``n_layers`` stacked ``CustomClassifier`` layers around ``obj``, one parameter set.
-
-    Parameters
-    ----------
-    n_layers : int >= 1, default 3
-        Layers in the stack (1: a single layer).
-""" + _PARAMETERS_DOC + """
-    Attributes
-    ----------
-""" + _ATTRIBUTES_DOC
+    __doc__ = _deep_doc("CustomClassifier")
 
     _layer = CustomClassifier
 
 
 class DeepRegressor(_Deep, CustomRegressor):
-    __doc__ = """``n_layers`` stacked ``CustomRegressor`` layers around ``obj``, one parameter set.
-
-    Parameters
-    ----------
-    n_layers : int >= 1, default 3
-        Layers in the stack (1: a single layer).
-""" + _PARAMETERS_DOC + """
-    Attributes
-    ----------
-""" + _ATTRIBUTES_DOC
+    __doc__ = _deep_doc("CustomRegressor")
 
     _layer = CustomRegressor
