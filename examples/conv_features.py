@@ -19,7 +19,6 @@ Run: python examples/conv_features.py [--quick] [--outdir DIR]
 """
 import time
 import warnings
-from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -27,17 +26,16 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import f1_score
 from sklearn.pipeline import Pipeline
 
-from tinygrad_nn.data import load_mnist, split
 from tinygrad_nn.models import (CNNClassifier, ConvolutionTransformer, MLPClassifier,
                                 make_convolution_union)
-from _common import cli
+from _common import cli, mnist_split, output_dir, savefig
 
 KERNELS = ["sharpen", "v_edge", "h_edge"]
 
 
 def models(quick):
     """The three contenders, fresh; --quick shrinks them to a smoke test."""
-    hidden, epochs = ((50, 30), 3) if quick else ((500, 300), 200)
+    hidden, epochs = ((50, 30), 30) if quick else ((500, 300), 200)
     mlp = dict(hidden_layer_sizes=hidden, max_iter=epochs, random_state=0)
     return {
         "conv features + MLP": Pipeline([
@@ -49,7 +47,7 @@ def models(quick):
     }
 
 
-def plot_kernels(X_fit, samples, path):
+def plot_kernels(X_fit, samples, path, quick=False):
     """One row per sample image: the image, then for each kernel its convolution (grey levels
     stretched per image) and the 4x4 max-pooled features the MLP gets (the transformers are
     fitted on the training images, so their min-max scaling is per pixel, over that set)."""
@@ -73,16 +71,13 @@ def plot_kernels(X_fit, samples, path):
             if row == 0:
                 ax.set_title(title, fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    savefig(fig, path, quick, dpi=110)
 
 
 def main(quick=False, outdir="outputs"):
-    out = Path(outdir)
-    out.mkdir(parents=True, exist_ok=True)
-    X, y = load_mnist()
-    (X_train, y_train), (X_test, y_test) = split(X, y, test_size=1000, random_state=123)
-    if quick:
-        X_train, y_train, X_test, y_test = X_train[:600], y_train[:600], X_test[:200], y_test[:200]
+    out = output_dir(outdir)
+    (X_train, y_train), (X_test, y_test) = mnist_split(*((600, 200) if quick else ()),
+                                                       random_state=123)
     print(f"MNIST-5k: {len(X_train)} training and {len(X_test)} test images "
           "(the chapter used Fashion-MNIST: 79% micro-F1 with its convolution features)")
 
@@ -102,7 +97,7 @@ def main(quick=False, outdir="outputs"):
         print(f"{name:<22} {r['micro_f1']:>9.2%} {r['seconds']:>8.1f}")
 
     path = out / "conv_features_kernels.png"
-    plot_kernels(X_train, X_test[:4], path)
+    plot_kernels(X_train, X_test[:4], path, quick)
     print(f"\nkernel effects: {path}")
     return results
 

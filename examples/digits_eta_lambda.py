@@ -12,7 +12,6 @@ Run: python examples/digits_eta_lambda.py [--quick] [--outdir DIR]
 """
 import time
 import warnings
-from pathlib import Path
 
 import numpy as np
 from matplotlib import colormaps
@@ -21,7 +20,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 from tinygrad_nn.data import load_digits, split
 from tinygrad_nn.models import MLPClassifier, NeuralNetwork
-from _common import cli
+from _common import cli, output_dir, savefig
 
 
 def _grid_accuracy(make_model, etas, lmbds, X_train, y_train, X_test, y_test):
@@ -53,12 +52,11 @@ def _heatmap(ax, acc, etas, lmbds, title):
 
 
 def main(quick=False, outdir="outputs"):
-    out = Path(outdir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = output_dir(outdir)
     X, y = load_digits()
     (X_train, y_train), (X_test, y_test) = split(X, y, test_size=0.2, random_state=0)
     if quick:
-        etas, lmbds, epochs, max_iter = [1e-3, 1e-1], [1e-5, 1e-1], 2, 3
+        etas, lmbds, epochs, max_iter = [1e-3, 1e-1], [1e-5, 1e-1], 10, 10
     else:
         etas = lmbds = np.logspace(-5, 0, 6)
         epochs, max_iter = 10, 100
@@ -87,7 +85,7 @@ def main(quick=False, outdir="outputs"):
     _heatmap(ax_mlp, acc_mlp, etas, lmbds, f"MLPClassifier, best {np.nanmax(acc_mlp):.1%}")
     fig.suptitle("Test accuracy on the digits for each learning rate and L2 strength")
     fig.tight_layout()
-    fig.savefig(out / "digits_eta_lambda.png", dpi=120)
+    savefig(fig, out / "digits_eta_lambda.png", quick, dpi=120)
 
     results = {}
     for name, acc, seconds in (("NeuralNetwork", acc_scratch, t_scratch),

@@ -24,7 +24,6 @@ import socket
 import time
 import warnings
 from contextlib import contextmanager
-from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -36,7 +35,7 @@ from sklearn.pipeline import Pipeline
 from tinygrad_nn.data import (FASHION_MNIST_LABELS, DatasetUnavailableError, load_fashion_mnist,
                               load_mnist)
 from tinygrad_nn.models import MLPClassifier, make_convolution_union
-from _common import cli
+from _common import cli, output_dir, savefig
 
 KERNELS = ["sharpen", "v_edge", "h_edge"]
 SAMPLE_SIZE = 10_000  # the chapter's subset of the 70,000 images
@@ -82,7 +81,7 @@ def models(quick):
     tuned = dict(hidden_layer_sizes=(500, 100), learning_rate_init=0.01)
     convs = dict(hidden_layer_sizes=(500, 300))
     if quick:
-        pixels, tuned, convs = (dict(args, hidden_layer_sizes=(30, 30), max_iter=3)
+        pixels, tuned, convs = (dict(args, hidden_layer_sizes=(30, 30), max_iter=20)
                                 for args in (pixels, tuned, convs))
     return {
         "MLP on pixels": MLPClassifier(random_state=0, **pixels),
@@ -95,8 +94,7 @@ def models(quick):
 
 
 def main(quick=False, outdir="outputs"):
-    out = Path(outdir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = output_dir(outdir)
     X, y, dataset, class_names = load_data()
     sample = min(SAMPLE_SIZE, len(X))
     if sample < len(X):
@@ -127,12 +125,12 @@ def main(quick=False, outdir="outputs"):
         print("(the chapter: 79% micro-F1 with the convolution features, 85.6% tuned)")
 
     path = out / "fashion_mnist.png"
-    plot(dataset, class_names, X_test, y_test, predictions, results, path)
+    plot(dataset, class_names, X_test, y_test, predictions, results, path, quick)
     print(f"\nconfusion matrices and sample predictions: {path}")
     return dict(dataset=dataset, **results)
 
 
-def plot(dataset, class_names, X_test, y_test, predictions, results, path):
+def plot(dataset, class_names, X_test, y_test, predictions, results, path, quick=False):
     """Top: one confusion matrix per model. Bottom: test images with the last model's guesses."""
     fig = Figure(figsize=(6 * len(predictions), 11), layout="constrained")
     top, bottom = fig.subfigures(2, 1, height_ratios=[2.2, 1])
@@ -157,7 +155,7 @@ def plot(dataset, class_names, X_test, y_test, predictions, results, path):
         ax.set_xticks(())
         ax.set_yticks(())
     bottom.suptitle(f"{name}: predicted class of test images (red: wrong, true class in brackets)")
-    fig.savefig(path, dpi=100)
+    savefig(fig, path, quick, dpi=100)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,8 @@ BATCH_SIZES = [1, 10, 100, 1500]
 
 def main(quick=False, outdir="outputs"):
     n_train, max_iter, hidden = (100, 1, (20,)) if quick else (1500, 30, (100,))
-    return sweep("batch_size", BATCH_SIZES, n_train, max_iter, hidden, outdir, "mlp_batch_size.png")
+    return sweep("batch_size", BATCH_SIZES, n_train, max_iter, hidden, outdir,
+                 "mlp_batch_size.png", quick)
 
 
 if __name__ == "__main__":

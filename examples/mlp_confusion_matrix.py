@@ -15,12 +15,13 @@ from matplotlib.figure import Figure
 from sklearn.metrics import ConfusionMatrixDisplay, confusion_matrix
 
 from tinygrad_nn.models import MLPClassifier
-from _common import cli, mnist_split
+from _common import cli, mnist_split, output_dir, savefig
 
 
 def main(quick=False, outdir="outputs"):
     n_train, max_iter = (500, 3) if quick else (None, 200)
-    out, (X_train, y_train), (X_test, y_test) = mnist_split(outdir, n_train)
+    out = output_dir(outdir)
+    (X_train, y_train), (X_test, y_test) = mnist_split(n_train)
 
     t0 = time.perf_counter()
     clf = MLPClassifier(hidden_layer_sizes=(100,), early_stopping=True, max_iter=max_iter,
@@ -51,7 +52,7 @@ def main(quick=False, outdir="outputs"):
         ax.set_xticks(())
         ax.set_yticks(())
     right.suptitle("misclassified test images")
-    fig.savefig(out / "mlp_confusion_matrix.png", dpi=120)
+    savefig(fig, out / "mlp_confusion_matrix.png", quick, dpi=120)
     return results
 
 

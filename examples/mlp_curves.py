@@ -15,19 +15,17 @@ Run: python examples/mlp_curves.py [--quick] [--outdir DIR]
 """
 import time
 import warnings
-from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import learning_curve, validation_curve
 
-from tinygrad_nn.data import load_mnist, split
 from tinygrad_nn.models import MLPClassifier
-from _common import cli
+from _common import cli, mnist_split, output_dir, savefig
 
 
-def _plot(path, x, train_scores, test_scores, xlabel, title):
+def _plot(path, x, train_scores, test_scores, xlabel, title, quick):
     fig = Figure(figsize=(6, 4))
     ax = fig.subplots()
     for scores, label, ls in ((train_scores, "training", ":"),
@@ -39,17 +37,15 @@ def _plot(path, x, train_scores, test_scores, xlabel, title):
     ax.grid(alpha=0.3)
     ax.legend(loc="lower right")
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    savefig(fig, path, quick, dpi=120)
 
 
 def main(quick=False, outdir="outputs"):
-    out = Path(outdir)
-    out.mkdir(parents=True, exist_ok=True)
-    X, y = load_mnist()
-    (X_train, y_train), _ = split(X, y, test_size=1000, random_state=0)
+    out = output_dir(outdir)
+    (X_train, y_train), _ = mnist_split()
     if quick:
         X_train, y_train = X_train[:300], y_train[:300]
-        train_sizes, max_iter_range, base_iter, hidden, n_jobs = [0.5, 1.0], [1, 2], 2, (20,), 1
+        train_sizes, max_iter_range, base_iter, hidden, n_jobs = [0.5, 1.0], [5, 20], 20, (20,), 1
     else:
         train_sizes, max_iter_range, base_iter, hidden, n_jobs = \
             [0.05, 0.1, 0.25, 0.5, 0.75, 1.0], [5, 10, 25, 50, 75, 100, 150], 50, (100, 100), 2
@@ -64,7 +60,8 @@ def main(quick=False, outdir="outputs"):
             sizes=sizes.tolist(), test_scores=test_scores.mean(axis=1).round(4).tolist(),
             seconds=time.perf_counter() - t0)
         _plot(out / "mlp_learning_curve.png", sizes, train_scores, test_scores,
-              "training samples", f"Learning curve, MLPClassifier {hidden}, max_iter={base_iter}")
+              "training samples", f"Learning curve, MLPClassifier {hidden}, max_iter={base_iter}",
+              quick)
 
         t0 = time.perf_counter()
         train_scores, test_scores = validation_curve(
@@ -74,7 +71,7 @@ def main(quick=False, outdir="outputs"):
             max_iter=list(max_iter_range), test_scores=test_scores.mean(axis=1).round(4).tolist(),
             seconds=time.perf_counter() - t0)
         _plot(out / "mlp_validation_curve.png", np.asarray(max_iter_range), train_scores,
-              test_scores, "max_iter (epochs)", "Validation curve over max_iter")
+              test_scores, "max_iter (epochs)", "Validation curve over max_iter", quick)
     for name, res in results.items():
         print(f"{name}: cross-validated accuracy {res['test_scores']} ({res['seconds']:.1f} s)")
     return results

@@ -9,15 +9,13 @@ Writes outputs/mlp_custom_activation.png.
 Run: python examples/mlp_custom_activation.py [--quick] [--outdir DIR]
 """
 import time
-from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure
 
 from tinygrad_nn import Tensor
-from tinygrad_nn.data import load_mnist, split
 from tinygrad_nn.models import MLPClassifier
-from _common import cli
+from _common import cli, mnist_split, output_dir, savefig
 
 LEAKY_SLOPE = 0.01
 
@@ -36,10 +34,8 @@ def _value_and_slope(fn, z):
 
 
 def main(quick=False, outdir="outputs"):
-    out = Path(outdir)
-    out.mkdir(parents=True, exist_ok=True)
-    X, y = load_mnist()
-    (X_train, y_train), (X_test, y_test) = split(X, y, test_size=1000, random_state=0)
+    out = output_dir(outdir)
+    (X_train, y_train), (X_test, y_test) = mnist_split()
     n_train, max_iter = (400, 3) if quick else (4000, 60)
     X_train, y_train = X_train[:n_train], y_train[:n_train]
 
@@ -69,7 +65,7 @@ def main(quick=False, outdir="outputs"):
         ax.grid(alpha=0.3)
         ax.legend()
     fig.tight_layout()
-    fig.savefig(out / "mlp_custom_activation.png", dpi=120)
+    savefig(fig, out / "mlp_custom_activation.png", quick, dpi=120)
     return results
 
 

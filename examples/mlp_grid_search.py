@@ -12,7 +12,6 @@ Run: python examples/mlp_grid_search.py [--quick] [--outdir DIR]
 """
 import time
 import warnings
-from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -20,9 +19,8 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import f1_score, precision_recall_fscore_support
 from sklearn.model_selection import GridSearchCV
 
-from tinygrad_nn.data import load_mnist, split
 from tinygrad_nn.models import MLPClassifier
-from _common import cli
+from _common import cli, mnist_split, output_dir, savefig
 
 PARAM_GRID = {
     "hidden_layer_sizes": [(50,), (100, 50)],
@@ -34,12 +32,10 @@ QUICK_GRID = {"hidden_layer_sizes": [(20,)], "activation": ["relu", "tanh"]}
 
 
 def main(quick=False, outdir="outputs"):
-    out = Path(outdir)
-    out.mkdir(parents=True, exist_ok=True)
-    X, y = load_mnist()
-    (X_train, y_train), (X_test, y_test) = split(X, y, test_size=1000, random_state=0)
+    out = output_dir(outdir)
+    (X_train, y_train), (X_test, y_test) = mnist_split()
     if quick:
-        n_train, max_iter, grid, n_jobs = 300, 2, QUICK_GRID, 1
+        n_train, max_iter, grid, n_jobs = 300, 20, QUICK_GRID, 1
     else:
         n_train, max_iter, grid, n_jobs = 2500, 30, PARAM_GRID, 2
     X_train, y_train = X_train[:n_train], y_train[:n_train]
@@ -75,7 +71,7 @@ def main(quick=False, outdir="outputs"):
     ax_f1.set(xlabel="digit", ylabel="F1 on the test set", ylim=(min(f1.min(), 0.8) - 0.05, 1),
               title=f"best model: test micro-F1 {results['test_micro_f1']:.1%}")
     fig.tight_layout()
-    fig.savefig(out / "mlp_grid_search.png", dpi=120)
+    savefig(fig, out / "mlp_grid_search.png", quick, dpi=120)
     return results
 
 

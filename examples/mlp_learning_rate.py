@@ -17,7 +17,7 @@ LEARNING_RATES = [1, 0.1, 0.01, 0.001, 0.0001]
 def main(quick=False, outdir="outputs"):
     n_train, max_iter, hidden = (200, 2, (20,)) if quick else (1000, 120, (500,))
     return sweep("learning_rate_init", LEARNING_RATES, n_train, max_iter, hidden, outdir,
-                 "mlp_learning_rate.png")
+                 "mlp_learning_rate.png", quick)
 
 
 if __name__ == "__main__":

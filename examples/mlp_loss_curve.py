@@ -14,12 +14,13 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from tinygrad_nn.models import MLPClassifier
-from _common import cli, mnist_split
+from _common import cli, mnist_split, output_dir, savefig
 
 
 def main(quick=False, outdir="outputs"):
     n_train, max_iter = (500, 3) if quick else (None, 500)
-    out, (X_train, y_train), (X_test, y_test) = mnist_split(outdir, n_train)
+    out = output_dir(outdir)
+    (X_train, y_train), (X_test, y_test) = mnist_split(n_train)
 
     t0 = time.perf_counter()
     clf = MLPClassifier(hidden_layer_sizes=(100, 100), max_iter=max_iter, random_state=0)
@@ -48,7 +49,7 @@ def main(quick=False, outdir="outputs"):
     ax.legend(loc="upper right")
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    fig.savefig(out / "mlp_loss_curve.png", dpi=120)
+    savefig(fig, out / "mlp_loss_curve.png", quick, dpi=120)
     return results
 
 

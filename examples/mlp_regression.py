@@ -20,7 +20,6 @@ held-out quarter of each problem and draws predicted against true values
 Run: python examples/mlp_regression.py [--quick] [--outdir DIR]
 """
 import time
-from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -34,7 +33,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from tinygrad_nn.models import MLPRegressor
-from _common import cli
+from _common import cli, output_dir, savefig
 
 
 def bmi_people(n=1000, seed=0):
@@ -70,8 +69,7 @@ def scaled(regressor):
 
 
 def main(quick=False, outdir="outputs"):
-    out = Path(outdir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = output_dir(outdir)
     rows, predictions = [], {}
     for problem, (X, y, mlp_args, unit) in problems(quick).items():
         X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.25, random_state=0)
@@ -99,12 +97,12 @@ def main(quick=False, outdir="outputs"):
               f"{r['unit']:<11} {epochs:>6} {r['seconds']:>8.2f}")
 
     path = out / "mlp_regression.png"
-    plot_predictions(predictions, rows, path)
+    plot_predictions(predictions, rows, path, quick)
     print(f"\npredicted vs true: {path}")
     return rows
 
 
-def plot_predictions(predictions, rows, path):
+def plot_predictions(predictions, rows, path, quick=False):
     """One panel per problem: test predictions of both MLPs (and the ridge) against the truth."""
     scores = {(r["problem"], r["model"]): r for r in rows}
     names = list(dict.fromkeys(problem for problem, _ in predictions))
@@ -124,7 +122,7 @@ def plot_predictions(predictions, rows, path):
         ax.grid(alpha=0.3)
         ax.legend(loc="upper left", fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    savefig(fig, path, quick, dpi=120)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,6 @@ Run: python examples/mlp_regularisation.py [--quick] [--outdir DIR]
 """
 import time
 import warnings
-from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -22,14 +21,13 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 
 from tinygrad_nn.models import MLPClassifier
-from _common import cli
+from _common import cli, output_dir, savefig
 
 ALPHAS = (1e-5, 1e-3, 1e-1, 1.0, 3.0, 10.0)
 
 
 def main(quick=False, outdir="outputs"):
-    out = Path(outdir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = output_dir(outdir)
     X, y = make_moons(n_samples=300, noise=0.3, random_state=0)
     X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.4, random_state=0,
                                                         stratify=y)
@@ -75,7 +73,7 @@ def main(quick=False, outdir="outputs"):
     axes[0].legend(loc="lower right", fontsize=8)
     fig.suptitle("MLPClassifier (50, 50), L-BFGS: larger alpha, smaller weights, smoother boundary")
     fig.tight_layout()
-    fig.savefig(out / "mlp_regularisation.png", dpi=110)
+    savefig(fig, out / "mlp_regularisation.png", quick, dpi=110)
     return results
 
 

@@ -11,23 +11,19 @@ Run: python examples/mlp_weights_images.py [--quick] [--outdir DIR]
 """
 import time
 import warnings
-from pathlib import Path
 
 from matplotlib.figure import Figure
 from sklearn.exceptions import ConvergenceWarning
 
-from tinygrad_nn.data import load_mnist, split
 from tinygrad_nn.models import MLPClassifier
-from _common import cli
+from _common import cli, mnist_split, output_dir, savefig
 
 ALPHAS = [1e-4, 1.0, 10.0]
 
 
 def main(quick=False, outdir="outputs"):
-    out = Path(outdir)
-    out.mkdir(parents=True, exist_ok=True)
-    X, y = load_mnist()
-    (X_train, y_train), (X_test, y_test) = split(X, y, test_size=1000, random_state=0)
+    out = output_dir(outdir)
+    (X_train, y_train), (X_test, y_test) = mnist_split()
     n_train, max_iter = (500, 2) if quick else (4000, 10)
     X_train, y_train = X_train[:n_train], y_train[:n_train]
 
@@ -51,7 +47,7 @@ def main(quick=False, outdir="outputs"):
         subfig.suptitle(f"alpha={alpha:g}: test accuracy {acc:.1%}")
         print(f"alpha={alpha:g}: test accuracy {acc:.2%}, weights in [{vmin:.2f}, {vmax:.2f}] "
               f"({results[alpha]['seconds']:.1f} s)")
-    fig.savefig(out / "mlp_weights_images.png", dpi=120)
+    savefig(fig, out / "mlp_weights_images.png", quick, dpi=120)
     return results
 
 

@@ -7,15 +7,12 @@ one-hot targets, plain SGD (lr 0.1, minibatches of 100) for 40 epochs, through
 MNIST sample (offline), pixels scaled to [-1, 1] as in the seed, split stratified and seeded into
 train / validation / test.
 
-Writes to ``outputs/`` (or ``--out``): the loss and accuracy curves of both networks, and a grid
+Writes to ``outputs/`` (or ``--outdir``): the loss and accuracy curves of both networks, and a grid
 of misclassified test digits for each. Prints the test accuracies.
 
     python examples/mnist_mlp.py            # the full 40 epochs
     python examples/mnist_mlp.py --quick    # 2 epochs, a smoke test
 """
-import argparse
-from pathlib import Path
-
 import matplotlib
 
 matplotlib.use("Agg")
@@ -23,9 +20,9 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from tinygrad_nn import Tensor, nn, no_grad  # noqa: E402
-from tinygrad_nn.data import load_mnist, split  # noqa: E402
 from tinygrad_nn.optim import SGD  # noqa: E402
 from tinygrad_nn.training import fit  # noqa: E402
+from _common import cli, mnist_split, output_dir, savefig  # noqa: E402
 
 N_CLASSES = 10
 
@@ -82,7 +79,7 @@ def train(model, train_set, valid_set, epochs, lr, batch_size, seed, label):
                rng=seed, validate=validate, on_epoch_end=report, module=model, progress=False)
 
 
-def plot_curves(histories, path):
+def plot_curves(histories, path, quick=False):
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(11, 4))
     for label, hist in histories.items():
         epochs = np.arange(1, len(hist.loss) + 1)
@@ -94,11 +91,11 @@ def plot_curves(histories, path):
     ax_loss.legend()
     ax_acc.legend(loc="lower right")
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    savefig(fig, path, quick, dpi=100)
     plt.close(fig)
 
 
-def plot_misclassified(X, y, pred, path, title, n=25):
+def plot_misclassified(X, y, pred, path, title, n=25, quick=False):
     """A 5x5 grid of the first misclassified test images, with true and predicted labels."""
     wrong = np.flatnonzero(pred != y)[:n]
     fig, axes = plt.subplots(5, 5, figsize=(8, 8.5))
@@ -109,44 +106,38 @@ def plot_misclassified(X, y, pred, path, title, n=25):
         ax.set_title(f"{k + 1}) true {y[i]}, pred {pred[i]}", fontsize=9)
     fig.suptitle(title)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    savefig(fig, path, quick, dpi=100)
     plt.close(fig)
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="2 epochs instead of 40 (smoke test)")
-    parser.add_argument("--epochs", type=int, default=40)
-    parser.add_argument("--lr", type=float, default=0.1)
-    parser.add_argument("--batch-size", type=int, default=100)
-    parser.add_argument("--seed", type=int, default=123)
-    parser.add_argument("--out", type=Path, default=Path("outputs"), help="folder for the PNGs")
-    args = parser.parse_args(argv)
-    epochs = 2 if args.quick else args.epochs
-
-    X, y = load_mnist()
-    X = (X - 0.5) * 2  # pixels in [-1, 1], as in the seed
-    (train_set, valid_set, (X_test, y_test)) = split(
-        X, y, test_size=1000, valid_size=500, random_state=args.seed)
-    print(f"MNIST-5k: {len(train_set[0])} training, {len(valid_set[0])} validation, "
+def main(quick=False, outdir="outputs", epochs=40, lr=0.1, batch_size=100, seed=123):
+    """Train both networks; returns their test accuracies. ``quick``: 2 epochs (a smoke run)."""
+    epochs = 2 if quick else epochs
+    (X_train, y_train), (X_valid, y_valid), (X_test, y_test) = mnist_split(
+        valid_size=500, random_state=seed)
+    # pixels in [-1, 1], as in the seed
+    X_train, X_valid, X_test = ((X - 0.5) * 2 for X in (X_train, X_valid, X_test))
+    train_set, valid_set = (X_train, y_train), (X_valid, y_valid)
+    print(f"MNIST-5k: {len(X_train)} training, {len(X_valid)} validation, "
           f"{len(X_test)} test images")
 
-    args.out.mkdir(parents=True, exist_ok=True)
+    out = output_dir(outdir)
     histories, accuracies = {}, {}
     for label, activation in (("sigmoid", nn.Sigmoid()), ("relu", nn.ReLU())):
-        model = build_mlp(activation, args.seed)
-        histories[label] = train(model, train_set, valid_set, epochs, args.lr, args.batch_size,
-                                 args.seed, label)
+        model = build_mlp(activation, seed)
+        histories[label] = train(model, train_set, valid_set, epochs, lr, batch_size, seed, label)
         _, accuracies[label], pred = evaluate(model, X_test, y_test)
-        plot_misclassified(X_test, y_test, pred, args.out / f"mnist_mlp_misclassified_{label}.png",
-                           f"784-50-10 MLP, {label} hidden layer: misclassified test digits")
-    plot_curves(histories, args.out / "mnist_mlp_curves.png")
+        plot_misclassified(X_test, y_test, pred, out / f"mnist_mlp_misclassified_{label}.png",
+                           f"784-50-10 MLP, {label} hidden layer: misclassified test digits",
+                           quick=quick)
+    plot_curves(histories, out / "mnist_mlp_curves.png", quick)
 
     for label, acc in accuracies.items():
         print(f"Test accuracy ({label} hidden layer, {epochs} epochs): {100 * acc:.2f}%")
-    print(f"Figures written to {args.out}/")
+    print(f"Figures written to {out}/")
     return accuracies
 
 
 if __name__ == "__main__":
-    main()
+    cli(__doc__, main, help={"epochs": "epochs of SGD (--quick: 2)", "lr": "SGD learning rate",
+                             "batch_size": "minibatch size", "seed": "split, weights and batches"})

@@ -1,9 +1,8 @@
 """Quickstart: the 64-50-10 digits network of seed 04, written directly with Tensors.
 
 Weights are plain Tensors, the loss is built from Tensor ops, and the SGD step is three lines.
-Run: python examples/quickstart.py [--quick] [--outdir outputs]
+Run: python examples/quickstart.py [--quick] [--outdir DIR] [--seed N]
 """
-import os
 import time
 
 import matplotlib
@@ -16,7 +15,7 @@ from tqdm import tqdm  # noqa: E402
 
 from tinygrad_nn import Tensor, no_grad  # noqa: E402
 from tinygrad_nn.data import batches, load_digits  # noqa: E402
-from _common import cli
+from _common import cli, output_dir, savefig  # noqa: E402
 
 
 def forward(X, params):
@@ -65,17 +64,15 @@ def main(quick=False, outdir="outputs", seed=0):
     print(f"test accuracy: {accuracy:.4f}  ({epochs} epochs in {seconds:.1f} s; "
           "seed 04 reports ~0.91 for its numpy grid, ~0.99 with scikit-learn)")
 
-    os.makedirs(outdir, exist_ok=True)
     fig, ax = plt.subplots(figsize=(5, 3.5))
     ax.plot(np.arange(1, epochs + 1), losses)
     ax.set(xlabel="epoch", ylabel="training loss (cross-entropy + L2)",
            title=f"64-50-10 on digits: test accuracy {accuracy:.3f}")
     fig.tight_layout()
-    path = os.path.join(outdir, "quickstart_loss.png")
-    fig.savefig(path, dpi=100)
+    path = savefig(fig, output_dir(outdir) / "quickstart_loss.png", quick, dpi=100)
     print(f"saved {path}")
     return accuracy
 
 
 if __name__ == "__main__":
-    cli(__doc__, main)
+    cli(__doc__, main, help={"seed": "split, initial weights and batch order"})

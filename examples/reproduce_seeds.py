@@ -33,11 +33,9 @@ import time
 
 START = time.perf_counter()  # the total wall time includes the imports
 
-import argparse  # noqa: E402
 import os  # noqa: E402
 import warnings  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
-from pathlib import Path  # noqa: E402
 from typing import Callable, Optional  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -49,9 +47,10 @@ from sklearn.pipeline import Pipeline  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
-from tinygrad_nn.data import load_digits, load_mnist, split  # noqa: E402
+from tinygrad_nn.data import load_digits, split  # noqa: E402
 from tinygrad_nn.models import (CNNClassifier, CustomClassifier, MLPClassifier,  # noqa: E402
                                 NeuralNetMLP, NeuralNetwork, make_convolution_union)
+from _common import cli, mnist_split, output_dir, savefig  # noqa: E402
 
 try:  # the stack's peer, when installed
     import nnetsauce
@@ -102,7 +101,7 @@ def conv_pipeline(mlp_class, quick):
     """Seed 02's pipeline: sharpen / vertical / horizontal edges, 4x4 max-pool, then an MLP."""
     union = make_convolution_union(["sharpen", "v_edge", "h_edge"], max_pool=True,
                                    max_pool_size=(4, 4))
-    hidden, epochs = ((50, 30), 3) if quick else ((500, 300), 200)
+    hidden, epochs = ((50, 30), 30) if quick else ((500, 300), 200)
     mlp = mlp_class(hidden_layer_sizes=hidden, max_iter=epochs, random_state=0)
     return Pipeline([("convolutions", union), ("mlp", mlp)])
 
@@ -112,7 +111,7 @@ def experiments(quick):
     s04 = dict(SEED04, epochs=2 if quick else SEED04["epochs"])
     seed04_sklearn = dict(hidden_layer_sizes=(50,), activation="logistic", alpha=1e-3,
                           learning_rate_init=0.01, max_iter=3 if quick else 100, random_state=0)
-    seed05_epochs = 2 if quick else 40
+    seed05_epochs = 5 if quick else 40
     rows = [
         Experiment(
             "seed 04 NeuralNetwork 64-50-10", "digits", 0.9139, "numpy grid best",
@@ -154,12 +153,9 @@ def load_data(quick):
     """{name: (X_train, y_train, X_test, y_test)} for the names the experiments use."""
     X, y = load_digits()  # pixels / 16 in [0, 1]
     digits = split(X, y, test_size=0.2, random_state=123, stratify=False)
-    X, y = load_mnist()  # pixels / 255 in [0, 1]
-    mnist = split(X, y, test_size=1000, random_state=123)
-    if quick:
-        (X_train, y_train), (X_test, y_test) = mnist
-        mnist = (X_train[:600], y_train[:600]), (X_test[:200], y_test[:200])
-    (X_train, y_train), (X_test, y_test) = mnist
+    # MNIST-5k: pixels / 255 in [0, 1]
+    (X_train, y_train), (X_test, y_test) = mnist_split(*((600, 200) if quick else ()),
+                                                       random_state=123)
     return {
         "digits": (*digits[0], *digits[1]),
         "MNIST-5k": (X_train, y_train, X_test, y_test),
@@ -235,7 +231,7 @@ def format_markdown(rows):
     return "\n".join(lines)
 
 
-def plot(results, path):
+def plot(results, path, quick=False):
     """Grouped horizontal bars: the seed's figure, ours and the peer's accuracy per row."""
     names = [r["row"].name for r in results]
     series = [("seed (other split/data)", [r["row"].seed for r in results], "0.75"),
@@ -260,12 +256,11 @@ def plot(results, path):
     ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=3, fontsize=8, frameon=False)
     ax.grid(axis="x", alpha=0.3)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    savefig(fig, path, quick, dpi=110)
 
 
 def main(quick=False, markdown=False, threads=1, outdir="outputs"):
-    out = Path(outdir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = output_dir(outdir)
     data = load_data(quick)
     print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}; BLAS/OpenMP threads: "
           f"{threads or 'default'}")
@@ -277,7 +272,7 @@ def main(quick=False, markdown=False, threads=1, outdir="outputs"):
     if markdown:
         print("\n" + format_markdown(rows))
     path = out / "reproduce_seeds.png"
-    plot(results, path)
+    plot(results, path, quick)
     print(f"\nchart: {path}")
     print(f"total wall time: {time.perf_counter() - START:.1f} s (load average "
           f"{os.getloadavg()[0]:.1f})" + (", --quick: tiny epochs and data" if quick else ""))
@@ -285,11 +280,5 @@ def main(quick=False, markdown=False, threads=1, outdir="outputs"):
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="tiny epochs and data (smoke test)")
-    parser.add_argument("--markdown", action="store_true", help="also print the table as Markdown")
-    parser.add_argument("--threads", type=int, default=1,
-                        help="BLAS and OpenMP threads (0: the libraries' default)")
-    parser.add_argument("--outdir", default="outputs", help="folder for the PNG")
-    args = parser.parse_args()
-    main(quick=args.quick, markdown=args.markdown, threads=args.threads, outdir=args.outdir)
+    cli(__doc__, main, help={"markdown": "also print the table as Markdown",
+                             "threads": "BLAS and OpenMP threads (0: the libraries' default)"})

@@ -11,7 +11,6 @@ Run: python examples/stacked_random_features.py [--quick] [--outdir DIR]
 (--quick is accepted for the examples test; the experiment takes well under a second anyway.)
 """
 import time
-from pathlib import Path
 
 from matplotlib.figure import Figure
 from sklearn.datasets import load_digits
@@ -20,7 +19,7 @@ from sklearn.metrics import ConfusionMatrixDisplay, confusion_matrix
 from sklearn.model_selection import train_test_split
 
 from tinygrad_nn.models import CustomClassifier
-from _common import cli
+from _common import cli, output_dir, savefig
 
 SEED_ACCURACIES = (0.9388, 0.9305, 0.9417)  # the seed's published layer 1, 2, 3 accuracies
 
@@ -38,8 +37,7 @@ def build_layers():
 
 
 def main(quick=False, outdir="outputs"):
-    out = Path(outdir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = output_dir(outdir)
     X, y = load_digits(return_X_y=True)
     X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.2, random_state=123)
 
@@ -57,7 +55,7 @@ def main(quick=False, outdir="outputs"):
     ConfusionMatrixDisplay(cm, display_labels=layer3.classes_).plot(
         ax=fig.subplots(), colorbar=False, cmap="Blues")
     fig.suptitle(f"Layer 3 (RF + 2 random-feature layers): test accuracy {accuracies[2]:.1%}")
-    fig.savefig(out / "stacked_random_features.png", dpi=120)
+    savefig(fig, out / "stacked_random_features.png", quick, dpi=120)
     return dict(accuracies=accuracies, seconds=seconds)
 
 
