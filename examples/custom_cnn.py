@@ -24,7 +24,7 @@ import tinygrad_nn as tn
 import tinygrad_nn.functional as F
 from tinygrad_nn import Tensor, nn, optim
 from tinygrad_nn.training import fit
-from _common import cli, mnist_split
+from _common import cli, mnist_split, output_dir
 
 EPOCHS, BATCH_SIZE, LR, WEIGHT_DECAY, MAX_GRAD_NORM = 15, 64, 3e-3, 1e-2, 1.0
 
@@ -101,7 +101,8 @@ def plot(history, path, title):
 
 def main(quick=False, outdir="outputs", seed=0):
     # --quick: 2,000 training images for 2 epochs (a smoke run of a few seconds).
-    out, (X_train, y_train), (X_test, y_test) = mnist_split(outdir, 2000 if quick else None)
+    out = output_dir(outdir)
+    (X_train, y_train), (X_test, y_test) = mnist_split(2000 if quick else None)
     epochs = 2 if quick else EPOCHS
     X_train, X_test = X_train.reshape(-1, 1, 28, 28), X_test.reshape(-1, 1, 28, 28)
 
