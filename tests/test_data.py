@@ -330,7 +330,7 @@ def test_batches_rejects_bad_inputs():
         D.batches(np.zeros((4, 2)), np.zeros(3), 2)
     with pytest.raises(ValueError, match="at least one dimension"):
         D.batches(np.float32(1.0), None, 2)
-    with pytest.raises(ValueError, match="rng must be None, an int seed"):
+    with pytest.raises(TypeError, match="rng must be None, a non-negative int seed"):
         D.batches(np.zeros((4, 2)), None, 2, rng="seed")
 
 

@@ -314,7 +314,7 @@ def test_init_functions_and_rng_kinds():
                                   np.random.default_rng(5).normal(1.0, 2.0, 4).astype(np.float32))
     np.testing.assert_array_equal(init.uniform((4,), rng=np.random.RandomState(2)),
                                   np.random.RandomState(2).uniform(-1, 1, 4).astype(np.float32))
-    with pytest.raises(TypeError, match="rng must be None, an int seed"):
+    with pytest.raises(TypeError, match="rng must be None, a non-negative int seed"):
         init.uniform((2,), rng="seed")
 
 

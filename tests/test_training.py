@@ -239,7 +239,7 @@ def test_bad_input_raises_clear_errors():
         fit(step, opt, (X, y), epochs=-1, batch_size=2)
     with pytest.raises(ValueError, match="patience must be an integer >= 0"):
         fit(step, opt, (X, y), epochs=1, batch_size=2, patience=1.5)
-    with pytest.raises(ValueError, match="rng must be"):
+    with pytest.raises(TypeError, match="fit: rng must be None"):
         fit(step, opt, (X, y), epochs=1, batch_size=2, rng="seed")
     with pytest.raises(TypeError, match="step_loss must return a scalar Tensor, got float"):
         fit(lambda xb, yb: 0.5, opt, (X, y), epochs=1, batch_size=2, progress=False)
@@ -387,3 +387,29 @@ def test_history_pickles_and_an_old_pickle_still_loads():
     again = fit(mse_step(model), SGD(model.parameters(), lr=0.05), (X, y), epochs=1,
                 batch_size=10, rng=0, progress=False, history=old)
     assert again.epochs == 3 and again.plateau.best >= -0.5
+
+
+def test_unseeded_shuffling_follows_manual_seed_and_one_seed_rule():
+    """fit and batches without rng draw from the generator tn.manual_seed seeds."""
+    import tinygrad_nn as tn
+    from tinygrad_nn.data import batches
+
+    X = np.arange(40, dtype=np.float32).reshape(20, 2)
+
+    def orders():
+        tn.manual_seed(7)
+        first = [xb[:, 0].copy() for xb, _ in batches(X, None, 5)]
+        seen = []
+        model = nn.Dense(2, 1, rng=0)
+        fit(lambda xb: (seen.append(xb[:, 0].copy()) or model(Tensor(xb))).sum(),
+            SGD(model.parameters(), lr=0.0), (X,), epochs=1, batch_size=5, progress=False)
+        return np.concatenate(first), np.concatenate(seen)
+
+    a, b = orders(), orders()
+    np.testing.assert_array_equal(a[0], b[0])
+    np.testing.assert_array_equal(a[1], b[1])
+    assert not np.array_equal(a[0], X[:, 0])  # shuffled, not the identity order
+    np.testing.assert_array_equal(np.sort(a[1]), X[:, 0])  # every row once
+    with pytest.raises(ValueError, match="fit: rng must be None, a non-negative int seed"):
+        fit(lambda xb: None, SGD(nn.Dense(2, 1).parameters()), (X,), epochs=1, batch_size=5,
+            rng=-1)

@@ -13,7 +13,7 @@ import numbers
 import numpy as np
 
 __all__ = ["check_int", "check_ints", "check_real", "check_choice", "check_bool", "check_pair",
-           "check_float_dtype", "check_padding", "check_tensors", "check_same_shape", "as_generator",
+           "check_float_dtype", "check_padding", "check_tensors", "check_same_shape", "as_rng", "as_generator",
            "as_random_state", "accept_torch_names", "TORCH_KEYWORDS", "check_kernel_arrays",
            "check_kernel_indices", "check_indices"]
 
@@ -166,15 +166,28 @@ def check_same_shape(owner, name, got, expected):
         raise ValueError(f"{owner}: {name} has shape {tuple(got)}, expected {tuple(expected)}")
 
 
-def as_generator(seed, name="rng", owner=""):
-    """The one seed-to-Generator rule: None, an int seed, a SeedSequence or a Generator."""
-    if isinstance(seed, np.random.Generator):
+def as_rng(seed, name="rng", owner=""):
+    """The one seed rule: a Generator or RandomState is used as given, None means the library's
+    default generator (the one ``tinygrad_nn.manual_seed`` seeds), an int or SeedSequence seeds a
+    new Generator. Anything else is a TypeError; a negative seed a ValueError."""
+    if isinstance(seed, (np.random.Generator, np.random.RandomState)):
         return seed
-    if seed is None or _is_int(seed) or isinstance(seed, np.random.SeedSequence):
-        if _is_int(seed) and seed < 0:
-            _fail(owner, name, "None, a non-negative int seed or a numpy Generator", seed)
+    if seed is None:
+        from .random import default_generator  # random.py imports this module
+
+        return default_generator()
+    if isinstance(seed, np.random.SeedSequence) or (_is_int(seed) and seed >= 0):
         return np.random.default_rng(seed)
-    _fail(owner, name, "None, a non-negative int seed or a numpy Generator", seed)
+    rule = "None, a non-negative int seed, a numpy Generator or a RandomState"
+    _fail(owner, name, rule, seed, ValueError if _is_int(seed) else TypeError)
+
+
+def as_generator(seed, name="rng", owner=""):
+    """``as_rng`` as a Generator: a RandomState seeds a new Generator from its own stream."""
+    rng = as_rng(seed, name, owner)
+    if isinstance(rng, np.random.RandomState):
+        return np.random.default_rng(rng.randint(0, 2**32, size=4))
+    return rng
 
 
 def as_random_state(seed, name="random_state", owner=""):

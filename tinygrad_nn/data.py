@@ -15,6 +15,8 @@ from urllib.error import URLError
 
 import numpy as np
 
+from ._validation import as_rng
+
 __all__ = [
     "DATA_ENV_VAR",
     "FASHION_MNIST_LABELS",
@@ -212,14 +214,7 @@ def _iter_batches(X, y, batch_size, order, stop):
 
 
 def _permutation(n, rng):
-    if isinstance(rng, np.random.RandomState):
-        return rng.permutation(n)
-    try:
-        return np.random.default_rng(rng).permutation(n)
-    except TypeError as exc:
-        raise ValueError(
-            "rng must be None, an int seed, a numpy Generator or RandomState, "
-            f"got {type(rng).__name__}") from exc
+    return as_rng(rng, owner="batches").permutation(n)
 
 
 def split(X, y, test_size, valid_size=0, random_state=None, stratify=True):

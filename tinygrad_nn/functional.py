@@ -1,7 +1,7 @@
 """Stateless ops users call directly: layers' maths, losses and activations."""
 import numpy as np
 
-from ._validation import accept_torch_names, check_int, check_pair, check_padding, check_tensors
+from ._validation import accept_torch_names, as_rng, check_int, check_pair, check_padding, check_tensors
 from .ops.conv import _Conv2D
 from .ops.embedding import embedding
 from .ops.loss import (binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy,
@@ -9,7 +9,7 @@ from .ops.loss import (binary_cross_entropy, binary_cross_entropy_with_logits, c
 from .ops.matmul import Linear
 from .ops.norm import batch_norm, layer_norm
 from .ops.pool import _AvgPool2D, _MaxPool2D
-from .random import default_generator
+
 from .tensor import where
 
 __all__ = [
@@ -132,10 +132,7 @@ def dropout(x, p=0.5, training=True, rng=None):
         raise ValueError(f"dropout probability must be in [0, 1), got {p}")
     if not training or p == 0.0:
         return x
-    if rng is None:
-        rng = default_generator()  # seeded by tinygrad_nn.manual_seed
-    elif not isinstance(rng, np.random.Generator):
-        rng = np.random.default_rng(rng)
+    rng = as_rng(rng, owner="dropout")  # None: the generator tinygrad_nn.manual_seed seeds
     keep = rng.random(x.shape) >= p
     return x * (keep * (1.0 / (1.0 - p))).astype(x.dtype)
 

@@ -12,7 +12,7 @@ from .ops import elementwise as E
 from .ops import matmul as M
 from .ops import movement as V
 from .ops import reduce as R
-from .random import default_generator
+from ._validation import as_generator
 
 _FLOATS = (np.float32, np.float64)
 
@@ -49,9 +49,7 @@ def as_array(data, dtype=None) -> np.ndarray:
 
 def _rng(rng):
     """``rng`` as a Generator: the library default (``manual_seed``) when None."""
-    if rng is None:
-        return default_generator()
-    return rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+    return as_generator(rng)
 
 
 def _shape(shape):

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ._interrupt import interrupt_in
-from ._validation import as_generator, check_int, check_real
+from ._validation import as_rng, check_int, check_real
 from .optim.plateau import Plateau
 from .tensor import Tensor
 
@@ -130,8 +130,7 @@ def fit(step_loss, optimizer, arrays, *, epochs, batch_size, shuffle=True, rng=N
     history = History() if history is None else history
     history.plateau.tol = check_real("tol", tol, low=0.0, owner="fit")
     history.stop_reason = "max_epochs"
-    if not isinstance(rng, np.random.RandomState):
-        rng = as_generator(rng, owner="fit")
+    rng = as_rng(rng, owner="fit")
     batches = _Batches(arrays, n, batch_size, shuffle, rng)
     step = _Step(step_loss, optimizer, before_step)
     keep_best = module if early_stopping else None

@@ -12,30 +12,20 @@ import math
 import numpy as np
 
 from .._validation import check_real
-from ..random import default_generator
+from .._validation import as_generator as _as_generator, as_rng as _as_rng
 
 __all__ = ["as_rng", "as_generator", "glorot_bound", "glorot_uniform", "he_normal", "uniform",
            "normal"]
 
 
 def as_rng(rng=None):
-    """A Generator or RandomState to draw from: kept as given, seeded from an int, or the default."""
-    if isinstance(rng, (np.random.Generator, np.random.RandomState)):
-        return rng
-    if rng is None:
-        return default_generator()
-    if isinstance(rng, (int, np.integer)):
-        return np.random.default_rng(rng)
-    raise TypeError(f"rng must be None, an int seed, a np.random.Generator or a RandomState, "
-                    f"got {type(rng).__name__}")
+    """A Generator or RandomState to draw from (the library's one seed rule, ``_validation.as_rng``)."""
+    return _as_rng(rng)
 
 
 def as_generator(rng=None):
     """Like ``as_rng`` but always a Generator (a RandomState seeds a new one from its stream)."""
-    rng = as_rng(rng)
-    if isinstance(rng, np.random.RandomState):
-        return np.random.default_rng(rng.randint(0, 2**32, size=4))
-    return rng
+    return _as_generator(rng)
 
 
 def _shape(shape, fan_in, fan_out):
