@@ -54,11 +54,14 @@ from tinygrad_nn import Tensor, nn, no_grad, optim, training
 
 __all__ = ["MLPClassifier", "MLPRegressor"]
 
-# Hidden-layer activations by name: scikit-learn's four, then the framework's extras.
-HIDDEN_ACTIVATIONS = {
-    "identity": nn.Identity, "logistic": nn.Sigmoid, "tanh": nn.Tanh, "relu": nn.ReLU,
-    "leaky_relu": nn.LeakyReLU, "elu": nn.ELU, "softplus": lambda: nn.Lambda(F.softplus),
-}
+# Hidden-layer activations by name (scikit-learn's four, then the framework's extras), all layers of
+# the one registry nn.ACTIVATIONS, except that softplus stays the plain log(1 + exp(x)) everywhere
+# (nn.Softplus switches to x above its threshold, as PyTorch does).
+HIDDEN_ACTIVATIONS = ("identity", "logistic", "tanh", "relu", "leaky_relu", "elu", "softplus")
+
+
+def _hidden_activation(name):
+    return nn.Lambda(F.softplus) if name == "softplus" else nn.ACTIVATIONS[name]()
 
 
 def _per_sample_softmax(z, t):
@@ -427,7 +430,7 @@ class BaseMLP(BaseEstimator):
     def _hidden_activation(self):
         if callable(self.activation):
             return nn.Lambda(self.activation)
-        return HIDDEN_ACTIVATIONS[self.activation]()
+        return _hidden_activation(self.activation)
 
     def _objective(self, X, target, sample_weight):
         """(loss to back-propagate, the loss value as scikit-learn reports ``loss_``) on a batch.

@@ -55,7 +55,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from tinygrad_nn import Tensor, no_grad
+from tinygrad_nn import Tensor, nn, no_grad
 from tinygrad_nn._validation import check_choice
 
 __all__ = ["CustomClassifier", "CustomRegressor", "DeepClassifier", "DeepRegressor"]
@@ -106,13 +106,11 @@ _ATTRIBUTES_DOC = """    estimator_ : estimator
         Number of input features.
 """
 
-_ACTIVATIONS = {
-    "relu": lambda t, a: t.relu(),
-    "tanh": lambda t, a: t.tanh(),
-    "sigmoid": lambda t, a: t.sigmoid(),
-    "prelu": lambda t, a: t.leaky_relu(a),
-    "elu": lambda t, a: t.elu(a),
-}
+# nnetsauce's activation names, each a layer of the framework's one registry (nn.ACTIVATIONS);
+# "prelu" and "elu" take the slope/scale ``a``.
+_ACTIVATIONS = {"relu": "relu", "tanh": "tanh", "sigmoid": "sigmoid", "prelu": "leaky_relu",
+                "elu": "elu"}
+_TAKES_A = ("prelu", "elu")
 _SCALERS = {"std": StandardScaler, "minmax": MinMaxScaler, "robust": RobustScaler,
             "maxabs": MaxAbsScaler}
 _CLUSTERINGS = {
@@ -280,7 +278,9 @@ class _RandomFeatures(BaseEstimator):
         if self.bias:
             S = np.hstack([np.ones((S.shape[0], 1), S.dtype), S])
         with no_grad():
-            H = _ACTIVATIONS[self.activation_name](Tensor(S) @ Tensor(self.W_), self.a).numpy()
+            name = self.activation_name
+            layer = nn.ACTIVATIONS[_ACTIVATIONS[name]](*((self.a,) if name in _TAKES_A else ()))
+            H = layer(Tensor(S) @ Tensor(self.W_)).numpy()
         if training and self.dropout > 0:
             keep = np.random.RandomState(self.seed).random_sample(H.shape) > self.dropout
             H = H * keep / H.dtype.type(1 - self.dropout)

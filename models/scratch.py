@@ -52,7 +52,7 @@ class _ScratchClassifier(ClassifierMixin, BaseEstimator):
     minibatch, plus the per-sample loss to record) and `_proba` (output to probabilities).
     """
 
-    _HIDDEN = {"sigmoid": nn.Sigmoid, "relu": nn.ReLU}
+    _HIDDEN = ("sigmoid", "relu")  # names in the one registry, nn.ACTIVATIONS
     _NAMES: dict = {}
     _OUTPUT = None
 
@@ -98,7 +98,7 @@ class _ScratchClassifier(ClassifierMixin, BaseEstimator):
         hidden = nn.Dense(self.n_features_in_, s["hidden"], dtype=X.dtype)
         output = nn.Dense(s["hidden"], len(self.classes_), dtype=X.dtype)
         self._init_weights(rng, hidden, output)
-        layers = [hidden, self._HIDDEN[s["activation"]](), output]
+        layers = [hidden, nn.ACTIVATIONS[s["activation"]](), output]
         self.module_ = nn.Sequential(*layers, *([self._OUTPUT()] if self._OUTPUT else []))
         self.loss_curve_, self.train_scores_ = [], []
         self.validation_scores_ = [] if valid is not None else None
