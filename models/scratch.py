@@ -42,6 +42,29 @@ _POSITIVE_REAL = [Interval(Real, 0, None, closed="neither")]
 _SEED = [None, Interval(Integral, 0, 2**32 - 1, closed="both")]  # what RandomState(seed) takes
 
 
+class _EpochRecord:
+    """Per-epoch bookkeeping of a scratch net's fit: the mean per-sample loss into
+    ``loss_curve_``, training and validation accuracy; stops training when the loss diverges."""
+
+    def __init__(self, est, X, y_idx, valid):
+        self.est, self.X, self.y_idx, self.valid = est, X, y_idx, valid
+        self.total = 0.0  # per-sample loss summed over the current epoch
+
+    def add(self, per_sample, n_rows):
+        self.total += per_sample.item() * n_rows
+
+    def __call__(self, epoch, history):
+        est = self.est
+        est.loss_curve_.append(self.total / len(self.X))
+        self.total = 0.0
+        if not np.isfinite(est.loss_curve_[-1]):
+            return True  # diverged: stop here, fit raises afterwards
+        est.train_scores_.append(est._accuracy(self.X, self.y_idx))
+        if self.valid is not None:
+            est.validation_scores_.append(est.score(*self.valid))
+        return False
+
+
 class _ScratchClassifier(ClassifierMixin, BaseEstimator):
     """What both seed networks share: validation, the training loop, prediction.
 
@@ -80,6 +103,31 @@ class _ScratchClassifier(ClassifierMixin, BaseEstimator):
         """
         s = {role: getattr(self, name) for role, name in self._NAMES.items()}
         s.setdefault("activation", "sigmoid")
+        X, y_idx, valid = self._fit_inputs(X, y, X_valid, y_valid)
+        rng = np.random.RandomState(s["seed"])
+        module, weights = self._build_module(X.dtype, s, rng)
+        self.loss_curve_, self.train_scores_ = [], []
+        self.validation_scores_ = [] if valid is not None else None
+        record = _EpochRecord(self, X, y_idx, valid)
+
+        def step_loss(xb, tb):
+            loss, per_sample = self._objective(module(Tensor(xb)), tb, weights)
+            record.add(per_sample, len(xb))
+            return loss
+
+        train_loop(step_loss, optim.SGD(module.parameters(), lr=s["lr"]),
+                   (X, self._target(y_idx, X.dtype)), epochs=s["epochs"],
+                   batch_size=s["batch_size"], shuffle=True, rng=rng, on_epoch_end=record,
+                   progress=False)
+        self.n_iter_ = len(self.loss_curve_)
+        check_finite_weights(self, module.parameters())
+        if self.loss_curve_:
+            warn_if_no_better_than_constant(self, self.loss_curve_[-1],
+                                            self._constant_loss(y_idx, len(self.classes_)))
+        return self
+
+    def _fit_inputs(self, X, y, X_valid, y_valid):
+        """Validated ``X``, class indices of ``y`` (sets ``classes_``), and the validation pair."""
         X, y = validate_data(self, X, y, dtype=_DTYPES)
         check_classification_targets(y)
         self.classes_, y_idx = np.unique(y, return_inverse=True)
@@ -87,51 +135,21 @@ class _ScratchClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError(
                 f"{type(self).__name__} needs samples of at least 2 classes in y, got only one "
                 f"class: {self.classes_[0]!r}")
-        valid = None
         if (X_valid is None) != (y_valid is None):
             raise ValueError("fit: pass both X_valid and y_valid, or neither")
-        if X_valid is not None:
-            X_valid = validate_data(self, X_valid, dtype=_DTYPES, reset=False)
-            valid = (X_valid, np.asarray(y_valid))
+        if X_valid is None:
+            return X, y_idx, None
+        X_valid = validate_data(self, X_valid, dtype=_DTYPES, reset=False)
+        return X, y_idx, (X_valid, np.asarray(y_valid))
 
-        rng = np.random.RandomState(s["seed"])
-        hidden = nn.Dense(self.n_features_in_, s["hidden"], dtype=X.dtype)
-        output = nn.Dense(s["hidden"], len(self.classes_), dtype=X.dtype)
+    def _build_module(self, dtype, s, rng):
+        """``module_`` with the seed's initial weights, and the two weight matrices."""
+        hidden = nn.Dense(self.n_features_in_, s["hidden"], dtype=dtype)
+        output = nn.Dense(s["hidden"], len(self.classes_), dtype=dtype)
         self._init_weights(rng, hidden, output)
         layers = [hidden, nn.ACTIVATIONS[s["activation"]](), output]
         self.module_ = nn.Sequential(*layers, *([self._OUTPUT()] if self._OUTPUT else []))
-        self.loss_curve_, self.train_scores_ = [], []
-        self.validation_scores_ = [] if valid is not None else None
-
-        target = self._target(y_idx, X.dtype)
-        module, weights = self.module_, (hidden.weight, output.weight)
-        opt = optim.SGD(module.parameters(), lr=s["lr"])
-
-        epoch_loss = [0.0]  # per-sample loss summed over the current epoch
-
-        def step_loss(xb, tb):
-            loss, per_sample = self._objective(module(Tensor(xb)), tb, weights)
-            epoch_loss[0] += per_sample.item() * len(xb)
-            return loss
-
-        def on_epoch_end(epoch, history):
-            self.loss_curve_.append(epoch_loss[0] / len(X))
-            epoch_loss[0] = 0.0
-            if not np.isfinite(self.loss_curve_[-1]):
-                return True  # diverged: stop here, fit raises below
-            self.train_scores_.append(self._accuracy(X, y_idx))
-            if valid is not None:
-                self.validation_scores_.append(self.score(*valid))
-            return False
-
-        train_loop(step_loss, opt, (X, target), epochs=s["epochs"], batch_size=s["batch_size"],
-                   shuffle=True, rng=rng, on_epoch_end=on_epoch_end, progress=False)
-        self.n_iter_ = len(self.loss_curve_)
-        check_finite_weights(self, module.parameters())
-        if self.loss_curve_:
-            warn_if_no_better_than_constant(self, self.loss_curve_[-1],
-                                            self._constant_loss(y_idx, len(self.classes_)))
-        return self
+        return self.module_, (hidden.weight, output.weight)
 
     def predict_proba(self, X):
         """Class probabilities, one row per sample, columns in ``classes_`` order."""
