@@ -69,6 +69,15 @@ def _copy_sum(src, dst):
 
 
 @njit(**_JIT)
+def _phase_run(b, sw, pl, W, base, plane):
+    """A padded row's pixels in column phase b (of sw): (first source column j0, how many,
+    where they start in the phase planes); source columns j0, j0 + sw, ... land contiguously."""
+    j0 = (b - pl) % sw
+    count = max(0, (W - 1 - j0) // sw + 1)
+    return j0, count, base + b * plane + (j0 + pl) // sw
+
+
+@njit(**_JIT)
 def _split(x, n, geo, xq):
     """Image n of x, zero-padded, into its sh*sw phase planes: xq[c, (a*sw + b)*Hq*Wq + u*Wq + v]
     = padded[c, u*sh + a, v*sw + b]. Only the image's own pixels are written: the rest of xq
@@ -84,10 +93,12 @@ def _split(x, n, geo, xq):
             base = (yp % sh) * sw * plane + (yp // sh) * Wq
             if sw == 1:
                 _copy(src, dst_c[base + pl:base + pl + W])
-            else:
-                for j in range(W):
-                    xp = j + pl
-                    dst_c[base + (xp % sw) * plane + xp // sw] = src[j]
+                continue
+            for b in range(sw):  # the row's pixels of column phase b, a stride-sw run of src
+                j0, count, at = _phase_run(b, sw, pl, W, base, plane)
+                dst = dst_c[at:at + count]
+                for t in range(count):
+                    dst[t] = src[j0 + t * sw]
 
 
 @njit(**_JIT)
@@ -104,10 +115,12 @@ def _unsplit(dxq, n, geo, dx):
             base = (yp % sh) * sw * plane + (yp // sh) * Wq
             if sw == 1:
                 _copy(src_c[base + pl:base + pl + W], dst)
-            else:
-                for j in range(W):
-                    xp = j + pl
-                    dst[j] = src_c[base + (xp % sw) * plane + xp // sw]
+                continue
+            for b in range(sw):
+                j0, count, at = _phase_run(b, sw, pl, W, base, plane)
+                src = src_c[at:at + count]
+                for t in range(count):
+                    dst[j0 + t * sw] = src[t]
 
 
 @njit(**_JIT)
