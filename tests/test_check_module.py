@@ -435,3 +435,18 @@ def test_check_function_validates_its_arguments():
         check_function(lambda a: a, [(2,)])
     with pytest.raises(TypeError, match="kwargs must be a dict"):
         check_function(E.Exp, [(2,)], kwargs=[1])
+
+
+def test_a_dead_weak_proxy_elsewhere_in_the_process_does_not_break_the_graph_check():
+    """The graph-freed check scans every object the garbage collector tracks; a dead
+    ``weakref.proxy`` among them (some libraries keep them) must not raise ReferenceError."""
+    import weakref
+
+    class Target:
+        pass
+
+    target = Target()
+    holder = [weakref.proxy(target)]
+    del target
+    assert check_module(lambda: nn.Tanh(), [(3, 2)], max_examples=2)
+    assert len(holder) == 1

@@ -457,7 +457,8 @@ def _leaked_functions(before):
 
     from .autograd import Function
 
-    return [o for o in gc.get_objects() if isinstance(o, Function) and id(o) not in before]
+    # type(), not isinstance(): isinstance() on a dead weakref.proxy raises ReferenceError
+    return [o for o in gc.get_objects() if issubclass(type(o), Function) and id(o) not in before]
 
 
 def _function_ids():
@@ -465,7 +466,7 @@ def _function_ids():
 
     from .autograd import Function
 
-    return {id(o) for o in gc.get_objects() if isinstance(o, Function)}
+    return {id(o) for o in gc.get_objects() if issubclass(type(o), Function)}
 
 
 def _describe_leak(alive):
