@@ -8,6 +8,7 @@ pool         2-D max and average pooling (with padding) and their gradients
 optim        fused in-place optimizer updates (Adam)
 norm         per-channel normalisation statistics, affine and backward (batch/layer norm)
 embedding    scatter-add of embedding gradients
+blas         numpy's BLAS gemm called from inside kernels (views, transposes, accumulation)
 vecmath      exp/expm1/log1p/tanh that SIMD-vectorise inside Numba loops
 
 Every kernel is compiled through `njit` below: Numba's own, with a disk cache that cannot break
