@@ -38,9 +38,16 @@ __all__ = ["get_num_threads", "set_num_threads", "single_threaded_blas", "parall
 # OpenBLAS runs a GEMM on one thread by itself below m*n*k = 65536*4 (SMP_THRESHOLD_MIN *
 # GEMM_MULTITHREAD_THRESHOLD in its interface/gemm.c): such products need no limit at all.
 BLAS_SELF_SINGLE = 65536 * 4
-# Below this much work (multiply-adds) a product stays on the calling thread: splitting it costs
-# more (a wake-up, packing the shared operand again per block) than the second core returns.
-PARALLEL_MIN_WORK = 1 << 22
+# Each block of a split product gets at least this many multiply-adds. Smaller blocks would run
+# OpenBLAS's small-matrix kernels (M*N*K <= 1e6), which round differently from the whole
+# product's, and the hand-off to a worker (about 10 us) would no longer be small beside them.
+MIN_BLOCK_WORK = 1 << 20
+# Block edges fall on multiples of these (rows, columns) of the product, per dtype; None: never
+# cut that way. OpenBLAS's SkylakeX kernels compute a product in tiles of 16 rows (float32) or 24
+# (float64): a cut between tiles leaves every tile, and so every bit, as in the whole product.
+# float64 columns found no such multiple (cuts at multiples of 192 still changed bits in 5 of 300
+# random shapes); other dtypes are not split.
+EDGE_MULTIPLES = {"float32": (16, 16), "float64": (48, None)}
 
 _lock = threading.Lock()
 _num_threads = None        # set by set_num_threads; None: the usable cores
@@ -268,39 +275,71 @@ if hasattr(os, "register_at_fork"):
 _NUMPY_SECTION = single_threaded_blas("numpy")
 
 
-def matmul(a, b):
-    """``a @ b`` for 2-D float arrays, split over the pool's threads when large.
+def _split_plan(m, k, n, dtype, threads):
+    """How ``matmul`` cuts an (m, k) @ (k, n) product over ``threads`` threads: ``(by_rows,
+    edges)``, or None to leave it whole.
 
-    Products under ``BLAS_SELF_SINGLE`` multiply-adds go straight to BLAS, which keeps them on
-    one thread by itself. Larger ones run with BLAS held to one thread: on the calling thread
-    when :func:`get_num_threads` is 1 or the product is under ``PARALLEL_MIN_WORK`` (no idle
-    BLAS thread is woken for it), otherwise cut into ``2 * get_num_threads()`` blocks of rows
-    (or of columns, whichever repacks the smaller operand), each a single-threaded GEMM taken
-    by the next free thread. At one thread the result is numpy's ``a @ b`` bit for bit.
+    At most one block per thread (a block that a descheduled thread has not claimed is taken by
+    the next free one, so a busy core costs at most the split's gain), cut across the dimension
+    whose blocks repack the smaller shared operand (a block of rows packs all of b, a block of
+    columns all of a), the other one when the first has no room; edges on ``EDGE_MULTIPLES``,
+    every block at least ``MIN_BLOCK_WORK`` multiply-adds.
+    """
+    multiples = EDGE_MULTIPLES.get(dtype.name)
+    if threads < 2 or multiples is None:
+        return None
+    for by_rows in ((True, False) if n <= m else (False, True)):
+        size, multiple = (m, multiples[0]) if by_rows else (n, multiples[1])
+        if multiple is None:
+            continue
+        per_unit = m * n * k // size  # multiply-adds per row (or column) of the product
+        for blocks in range(min(threads, size // multiple), 1, -1):
+            edges = _block_edges(size, blocks, multiple)
+            if min(hi - lo for lo, hi in zip(edges, edges[1:])) * per_unit >= MIN_BLOCK_WORK:
+                return by_rows, edges
+    return None
+
+
+def _block_edges(size, blocks, multiple):
+    """``blocks + 1`` edges from 0 to ``size``, the inner ones the multiples of ``multiple``
+    nearest to an even cut (needs ``size >= blocks * multiple``)."""
+    inner = [round(size * i / blocks / multiple) * multiple for i in range(1, blocks)]
+    return [0, *inner, size]
+
+
+def matmul(a, b):
+    """``a @ b`` for 2-D float arrays, on :func:`get_num_threads` threads when large enough.
+
+    Every product of ``BLAS_SELF_SINGLE`` multiply-adds or more runs with BLAS held to one
+    thread; at two threads or more it is cut into one block of rows or columns per thread
+    (``_split_plan``), each a single-threaded GEMM run by the pool. The result does not depend
+    on the thread count, and equals numpy's ``a @ b`` on one BLAS thread bit for bit.
+
+    Why not BLAS's own threads (numpy's OpenBLAS 0.3.31 on this 2-core machine): their results
+    differ from the one-thread product in the last bits (its threaded driver blocks the inner
+    dimension differently), so the thread count would change results; and their spinning
+    workers collapse under a busy neighbour (5-100x, see above).
     """
     import numpy as np
 
     m, k = a.shape
     n = b.shape[1]
-    work = m * n * k
-    if work < BLAS_SELF_SINGLE:
+    if m * n * k < BLAS_SELF_SINGLE:
         return a @ b
-    threads = get_num_threads()
-    by_rows = n <= m          # a row block repacks b (k x n), a column block repacks a (m x k)
-    size = m if by_rows else n
-    blocks = min(2 * threads, size // 32)
+    dtype = np.result_type(a, b)
+    plan = _split_plan(m, k, n, dtype, get_num_threads())
     with _NUMPY_SECTION:
-        if threads == 1 or work < PARALLEL_MIN_WORK or blocks < 2:
+        if plan is None:
             return a @ b
-        out = np.empty((m, n), dtype=np.result_type(a, b))
-        edges = [size * i // blocks for i in range(blocks + 1)]
+        by_rows, edges = plan
+        out = np.empty((m, n), dtype=dtype)
 
         def block(task, slot):
-            lo, hi = edges[task], edges[task + 1]
+            cut = slice(edges[task], edges[task + 1])
             if by_rows:
-                np.matmul(a[lo:hi], b, out=out[lo:hi])
+                np.matmul(a[cut], b, out=out[cut])
             else:
-                np.matmul(a, b[:, lo:hi], out=out[:, lo:hi])
+                np.matmul(a, b[:, cut], out=out[:, cut])
 
-        parallel_for(block, blocks, threads)
+        parallel_for(block, len(edges) - 1)
         return out
