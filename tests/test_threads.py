@@ -137,6 +137,14 @@ def test_results_are_identical_at_every_thread_count(restore_threads):
             np.testing.assert_array_equal(a, b)
 
 
+@pytest.fixture
+def always_split(monkeypatch):
+    """Every split counts as paying, so matmul splits whatever the machine's load (the tests
+    compare the split's bits, which a busy core would otherwise leave untried)."""
+    monkeypatch.setattr(T, "PAYING_SHARE", float("inf"))
+    monkeypatch.setattr(T, "_split_record", T._SplitRecord())
+
+
 def one_thread_product(a, b):
     """numpy's own ``a @ b`` with its BLAS on one thread: the reference bits."""
     with T.single_threaded_blas("numpy"):
@@ -161,7 +169,7 @@ MATMUL_SHAPES = [(3, 5, 4), (100, 784, 50), (784, 100, 50), (100, 50, 784), (200
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("layout", ["NN", "TN", "NT"])
 def test_matmul_gives_numpys_one_thread_bits_at_every_thread_count(shape, dtype, layout,
-                                                                   restore_threads):
+                                                                   restore_threads, always_split):
     a, b = operands(np.random.default_rng(2), *shape, dtype, layout)
     want = one_thread_product(a, b)
     tn.set_num_threads(2)
@@ -175,7 +183,7 @@ def test_matmul_gives_numpys_one_thread_bits_at_every_thread_count(shape, dtype,
     assert blas_threads() == before
 
 
-def test_matmul_mixed_dtypes_and_views(restore_threads):
+def test_matmul_mixed_dtypes_and_views(restore_threads, always_split):
     rng = np.random.default_rng(3)
     a, b = rng.standard_normal((300, 40)), rng.standard_normal((40, 500)).astype(np.float32)
     want = one_thread_product(a, b)
@@ -226,6 +234,43 @@ def test_split_plan_leaves_small_products_and_one_thread_whole():
     assert T._split_plan(512, 1024, 1024, np.dtype(np.int64), 2) is None
     assert T._split_plan(100, 784, 50, f32, 2) == (True, [0, 48, 100])
     assert T._split_plan(512, 784, 1024, f32, 2) == (False, [0, 512, 1024])
+
+
+def test_split_record_backs_off_while_splits_do_not_pay():
+    record, now = T._SplitRecord(), 100.0
+    assert record.may_split(now)
+    pauses = []
+    for _ in range(10):  # unpaid splits in a row: whole for 1 ms, 2, 4, ... capped at 100 ms
+        record.record(1.0, 1.0, now)
+        pauses.append(round(1e3 * (record.whole_until - now)))
+        assert not record.may_split(now) and record.may_split(record.whole_until)
+        now = record.whole_until
+    assert pauses == [1, 2, 4, 8, 16, 32, 64, 100, 100, 100]
+    record.record(0.5, 1.0, now)  # a split that paid: keep splitting, next pause 1 ms again
+    assert record.may_split(now)
+    record.record(0.9, 1.0, now)
+    assert not record.may_split(now) and record.may_split(now + 0.001)
+
+
+def test_matmul_runs_whole_while_splits_do_not_pay(monkeypatch, restore_threads):
+    """After an unpaid split, products run whole (on the calling thread, BLAS held at one
+    thread) until the pause ends; then they are split again, with the same bits either way."""
+    tn.set_num_threads(2)
+    monkeypatch.setattr(T, "PAYING_SHARE", 0.0)  # no split pays
+    monkeypatch.setattr(T, "FIRST_WHOLE_SECONDS", 3600.0)  # a pause no test outlasts
+    monkeypatch.setattr(T, "_split_record", T._SplitRecord())
+    splits = []
+    real_parallel_for = T.parallel_for
+    monkeypatch.setattr(T, "parallel_for", lambda fn, n, width=None: (splits.append(n),
+                                                                      real_parallel_for(fn, n)))
+    a, b = operands(np.random.default_rng(5), 100, 784, 50, np.float32, "NN")
+    want = one_thread_product(a, b)
+    for _ in range(3):  # split (unpaid), then whole, whole
+        np.testing.assert_array_equal(T.matmul(a, b), want)
+    assert splits == [2]
+    T._split_record.whole_until = 0.0  # the pause is over
+    np.testing.assert_array_equal(T.matmul(a, b), want)
+    assert splits == [2, 2]
 
 
 def test_sections_opened_from_other_threads_take_effect(restore_threads):

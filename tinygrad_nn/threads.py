@@ -29,6 +29,7 @@ from __future__ import annotations
 import os
 import queue
 import threading
+import time
 
 from ._validation import check_int
 
@@ -48,6 +49,13 @@ MIN_BLOCK_WORK = 1 << 20
 # float64 columns found no such multiple (cuts at multiples of 192 still changed bits in 5 of 300
 # random shapes); other dtypes are not split.
 EDGE_MULTIPLES = {"float32": (16, 16), "float64": (48, None)}
+# A split pays when it takes at most this share of the time the whole product would take on
+# one thread. One that does not (a busy core held the worker back) makes products run whole for
+# a while: 1 ms after the first, doubling with each unpaid split in a row up to 100 ms, so that
+# under lasting contention a split is tried ten times a second and a quiet machine is noticed
+# within 0.1 s.
+PAYING_SHARE = 0.8
+FIRST_WHOLE_SECONDS, MAX_WHOLE_SECONDS = 0.001, 0.1
 
 _lock = threading.Lock()
 _num_threads = None        # set by set_num_threads; None: the usable cores
@@ -307,13 +315,40 @@ def _block_edges(size, blocks, multiple):
     return [0, *inner, size]
 
 
+class _SplitRecord:
+    """Whether splitting products has been paying lately (see ``PAYING_SHARE``): until
+    ``whole_until`` (a ``time.perf_counter`` reading) products run whole; ``next_pause`` is
+    how long the next unpaid split stops splitting."""
+
+    __slots__ = ("whole_until", "next_pause")
+
+    def __init__(self):
+        self.whole_until, self.next_pause = 0.0, FIRST_WHOLE_SECONDS
+
+    def may_split(self, now):
+        return now >= self.whole_until
+
+    def record(self, seconds, whole_seconds, now):
+        """A split ending at ``now`` took ``seconds``; on one thread it would have taken
+        ``whole_seconds``."""
+        if seconds <= PAYING_SHARE * whole_seconds:
+            self.next_pause = FIRST_WHOLE_SECONDS
+        else:
+            self.whole_until = now + self.next_pause
+            self.next_pause = min(2 * self.next_pause, MAX_WHOLE_SECONDS)
+
+
+_split_record = _SplitRecord()
+
+
 def matmul(a, b):
     """``a @ b`` for 2-D float arrays, on :func:`get_num_threads` threads when large enough.
 
     Every product of ``BLAS_SELF_SINGLE`` multiply-adds or more runs with BLAS held to one
     thread; at two threads or more it is cut into one block of rows or columns per thread
-    (``_split_plan``), each a single-threaded GEMM run by the pool. The result does not depend
-    on the thread count, and equals numpy's ``a @ b`` on one BLAS thread bit for bit.
+    (``_split_plan``), each a single-threaded GEMM run by the pool, unless recent splits did
+    not pay (``_SplitRecord``: a busy core). Whole or split, the result is numpy's ``a @ b``
+    on one BLAS thread bit for bit, so neither the thread count nor the load changes it.
 
     Why not BLAS's own threads (numpy's OpenBLAS 0.3.31 on this 2-core machine): their results
     differ from the one-thread product in the last bits (its threaded driver blocks the inner
@@ -329,17 +364,32 @@ def matmul(a, b):
     dtype = np.result_type(a, b)
     plan = _split_plan(m, k, n, dtype, get_num_threads())
     with _NUMPY_SECTION:
-        if plan is None:
+        if plan is None or not _split_record.may_split(time.perf_counter()):
             return a @ b
-        by_rows, edges = plan
-        out = np.empty((m, n), dtype=dtype)
+        return _split_product(a, b, dtype, *plan)
 
-        def block(task, slot):
-            cut = slice(edges[task], edges[task + 1])
-            if by_rows:
-                np.matmul(a[cut], b, out=out[cut])
-            else:
-                np.matmul(a, b[:, cut], out=out[:, cut])
 
-        parallel_for(block, len(edges) - 1)
-        return out
+def _split_product(a, b, dtype, by_rows, edges):
+    """``a @ b`` by blocks of rows (or columns) between ``edges``, claimed by the pool's
+    threads; records whether the split paid, judged by the calling thread's own first block."""
+    import numpy as np
+
+    out = np.empty((a.shape[0], b.shape[1]), dtype=dtype)
+    caller, own_block = threading.get_ident(), []
+
+    def block(task, slot):
+        lo, hi = edges[task], edges[task + 1]
+        start = time.perf_counter()
+        if by_rows:
+            np.matmul(a[lo:hi], b, out=out[lo:hi])
+        else:
+            np.matmul(a, b[:, lo:hi], out=out[:, lo:hi])
+        if not own_block and threading.get_ident() == caller:
+            own_block.append((time.perf_counter() - start) * edges[-1] / (hi - lo))
+
+    start = time.perf_counter()
+    parallel_for(block, len(edges) - 1)
+    if own_block:
+        end = time.perf_counter()
+        _split_record.record(end - start, own_block[0], end)
+    return out
