@@ -218,7 +218,7 @@ def test_split_plan_blocks(threads):
             planned += 1
             by_rows, edges = plan
             size = m if by_rows else n
-            multiple = T.EDGE_MULTIPLES[dtype.name][0 if by_rows else 1]
+            multiple = T.EDGE_MULTIPLES[dtype][0 if by_rows else 1]
             assert 3 <= len(edges) <= threads + 1 and edges[0] == 0 and edges[-1] == size
             assert all(e % multiple == 0 for e in edges[1:-1])
             widths = np.diff(edges)

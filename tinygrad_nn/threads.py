@@ -31,6 +31,8 @@ import queue
 import threading
 import time
 
+import numpy as np
+
 from ._validation import check_int
 
 __all__ = ["get_num_threads", "set_num_threads", "single_threaded_blas", "parallel_for",
@@ -47,8 +49,9 @@ MIN_BLOCK_WORK = 1 << 20
 # cut that way. OpenBLAS's SkylakeX kernels compute a product in tiles of 16 rows (float32) or 24
 # (float64): a cut between tiles leaves every tile, and so every bit, as in the whole product.
 # float64 columns found no such multiple (cuts at multiples of 192 still changed bits in 5 of 300
-# random shapes); other dtypes are not split.
-EDGE_MULTIPLES = {"float32": (16, 16), "float64": (48, None)}
+# random shapes); other dtypes are not split. (Keyed by dtype: ``dtype.name`` costs a
+# microsecond, a dict lookup by dtype a tenth of that.)
+EDGE_MULTIPLES = {np.dtype(np.float32): (16, 16), np.dtype(np.float64): (48, None)}
 # A split pays when it takes at most this share of the time the whole product would take on
 # one thread. One that does not (a busy core held the worker back) makes products run whole for
 # a while: 1 ms after the first, doubling with each unpaid split in a row up to 100 ms, so that
@@ -293,7 +296,7 @@ def _split_plan(m, k, n, dtype, threads):
     columns all of a), the other one when the first has no room; edges on ``EDGE_MULTIPLES``,
     every block at least ``MIN_BLOCK_WORK`` multiply-adds.
     """
-    multiples = EDGE_MULTIPLES.get(dtype.name)
+    multiples = EDGE_MULTIPLES.get(dtype)
     if threads < 2 or multiples is None:
         return None
     for by_rows in ((True, False) if n <= m else (False, True)):
@@ -355,26 +358,22 @@ def matmul(a, b):
     dimension differently), so the thread count would change results; and their spinning
     workers collapse under a busy neighbour (5-100x, see above).
     """
-    import numpy as np
-
     m, k = a.shape
     n = b.shape[1]
     if m * n * k < BLAS_SELF_SINGLE:
         return a @ b
-    dtype = np.result_type(a, b)
-    plan = _split_plan(m, k, n, dtype, get_num_threads())
+    threads = get_num_threads()
+    plan = _split_plan(m, k, n, np.result_type(a, b), threads) if threads > 1 else None
     with _NUMPY_SECTION:
         if plan is None or not _split_record.may_split(time.perf_counter()):
             return a @ b
-        return _split_product(a, b, dtype, *plan)
+        return _split_product(a, b, *plan)
 
 
-def _split_product(a, b, dtype, by_rows, edges):
+def _split_product(a, b, by_rows, edges):
     """``a @ b`` by blocks of rows (or columns) between ``edges``, claimed by the pool's
     threads; records whether the split paid, judged by the calling thread's own first block."""
-    import numpy as np
-
-    out = np.empty((a.shape[0], b.shape[1]), dtype=dtype)
+    out = np.empty((a.shape[0], b.shape[1]), dtype=np.result_type(a, b))
     caller, own_block = threading.get_ident(), []
 
     def block(task, slot):
