@@ -372,23 +372,27 @@ def matmul(a, b):
 
 def _split_product(a, b, by_rows, edges):
     """``a @ b`` by blocks of rows (or columns) between ``edges``, claimed by the pool's
-    threads; records whether the split paid, judged by the calling thread's own first block."""
+    threads; records whether the split paid. The whole product's one-thread time is judged by
+    the CPU time of the calling thread's first block (CPU time, not wall time: a worker woken
+    onto the caller's own core, the other being busy, stretches the caller's wall time, not
+    its CPU time)."""
     out = np.empty((a.shape[0], b.shape[1]), dtype=np.result_type(a, b))
-    caller, own_block = threading.get_ident(), []
+    caller, whole_seconds = threading.get_ident(), []
 
     def block(task, slot):
         lo, hi = edges[task], edges[task + 1]
-        start = time.perf_counter()
+        mine = not whole_seconds and threading.get_ident() == caller
+        start = time.thread_time() if mine else 0.0
         if by_rows:
             np.matmul(a[lo:hi], b, out=out[lo:hi])
         else:
             np.matmul(a, b[:, lo:hi], out=out[:, lo:hi])
-        if not own_block and threading.get_ident() == caller:
-            own_block.append((time.perf_counter() - start) * edges[-1] / (hi - lo))
+        if mine:
+            whole_seconds.append((time.thread_time() - start) * edges[-1] / (hi - lo))
 
     start = time.perf_counter()
     parallel_for(block, len(edges) - 1)
-    if own_block:
+    if whole_seconds:
         end = time.perf_counter()
-        _split_record.record(end - start, own_block[0], end)
+        _split_record.record(end - start, whole_seconds[0], end)
     return out
