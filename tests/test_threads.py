@@ -236,6 +236,49 @@ def test_split_plan_leaves_small_products_and_one_thread_whole():
     assert T._split_plan(512, 784, 1024, f32, 2) == (False, [0, 512, 1024])
 
 
+@pytest.mark.parametrize("shapes, parallel", [
+    (((512, 1024, 1024), (1024, 512, 1024)), True),   # the wide MLP's second layer gradients
+    (((100, 784, 50), (784, 100, 50)), True),
+    (((512, 1024, 1024), (100, 784, 50)), False),     # unbalanced: one after the other
+    (((100, 50, 10), (50, 100, 10)), False)])         # small: no threads
+def test_matmul_pair_gives_each_products_one_thread_bits(shapes, parallel, monkeypatch,
+                                                         restore_threads, always_split):
+    rng = np.random.default_rng(6)
+    (a1, b1), (a2, b2) = (operands(rng, *shape, np.float32, layout)
+                          for shape, layout in zip(shapes, ("NT", "TN")))
+    want = (one_thread_product(a1, b1), one_thread_product(a2, b2))
+    tasks = []
+    real_parallel_for = T.parallel_for
+    monkeypatch.setattr(T, "parallel_for", lambda fn, n, width=None: (tasks.append(n),
+                                                                      real_parallel_for(fn, n)))
+    for count in (1, 2, 3):
+        tn.set_num_threads(count)
+        tasks.clear()
+        got = T.matmul_pair(a1, b1, a2, b2)
+        for g, w in zip(got, want):
+            np.testing.assert_array_equal(g, w)
+        assert (tasks == [2]) == (parallel and count > 1)
+
+
+def test_linear_and_matmul_gradients_same_bits_at_every_thread_count(restore_threads,
+                                                                     always_split):
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((200, 784)).astype(np.float32)
+    w = rng.standard_normal((784, 100)).astype(np.float32)
+    b = rng.standard_normal(100).astype(np.float32)
+    results = []
+    for count in (1, 2, 3):
+        tn.set_num_threads(count)
+        xt, wt, bt = (Tensor(v, requires_grad=True) for v in (x, w, b))
+        F.linear(xt, wt, bt).tanh().sum().backward()
+        xm, wm = Tensor(x, requires_grad=True), Tensor(w, requires_grad=True)
+        (xm @ wm).sigmoid().sum().backward()
+        results.append([xt.grad, wt.grad, bt.grad, xm.grad, wm.grad])
+    for other in results[1:]:
+        for got, want in zip(other, results[0]):
+            np.testing.assert_array_equal(got, want)
+
+
 def test_split_record_backs_off_while_splits_do_not_pay():
     record, now = T._SplitRecord(), 100.0
     assert record.may_split(now)
