@@ -465,3 +465,63 @@ def test_max_pool_kernels_match_numpy(dtype, case):
     for i, j in np.ndindex(*grad.shape[2:]):  # overlapping windows add up
         np.add.at(ref_dx.reshape(*shape[:2], -1), (n, c, ref_arg[:, :, i, j]), grad[:, :, i, j])
     np.testing.assert_allclose(dx, ref_dx, rtol=RTOL[dtype], atol=1e-6)
+
+
+# ---------------------------------------------------------------- BLAS inside kernels
+
+from tinygrad_nn.kernels import blas as B  # noqa: E402
+from tinygrad_nn.kernels import conv as KC  # noqa: E402
+
+
+@pytest.mark.parametrize("use_numpy_blas", [True, False], ids=["numpy-blas", "cfunc-fallback"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_matmul_into_handles_views_transposes_and_accumulation(use_numpy_blas, dtype):
+    """The kernels' GEMM on row blocks, column blocks and transposed views of bigger arrays:
+    the values numpy gives, beta=1 adds to what ``out`` held, and nothing outside the view of
+    ``out`` is written."""
+    rng = np.random.default_rng(0)
+    gemm = B.gemm_function(dtype, use_numpy_blas)
+    big_a, big_b = rng.standard_normal((9, 30)).astype(dtype), rng.standard_normal((30, 40)).astype(dtype)
+    tol = dict(rtol=1e-5 if dtype == np.float32 else 1e-12, atol=1e-5 if dtype == np.float32 else 1e-12)
+    cases = [(big_a[2:7, 3:20], big_b[5:22, 4:29]),        # strided row views
+             (big_b[:17, 2:7].T, big_a[:, 1:18].T[:17, 1:8]),  # transposed (column-major) views
+             (big_a[:5, :1], big_b[:1, :25])]               # an inner dimension of 1
+    for a, b in cases:
+        frame = np.full((a.shape[0] + 2, b.shape[1] + 3), 7.0, dtype)
+        out = frame[1:-1, 2:-1]
+        B.matmul_into(gemm, a, b, out, 0.0)
+        np.testing.assert_allclose(out, a.astype(np.float64) @ b, **tol)
+        B.matmul_into(gemm, a, b, out, 1.0)
+        np.testing.assert_allclose(out, 2 * (a.astype(np.float64) @ b), **tol)
+        untouched = frame.copy()
+        untouched[1:-1, 2:-1] = 7.0
+        assert (untouched == 7.0).all() and (frame[0] == 7.0).all() and (frame[:, :2] == 7.0).all()
+
+
+def test_matmul_into_refuses_mismatched_shapes():
+    gemm = B.gemm_function(np.float64)
+    with pytest.raises(ValueError, match="shapes do not match"):
+        B.matmul_into(gemm, np.ones((2, 3)), np.ones((4, 2)), np.empty((2, 2)), 0.0)
+
+
+@pytest.mark.parametrize("n", [101, 37])
+def test_conv_backward_with_a_partial_last_batch_matches_float64(n):
+    """7x7 maps batch five images per GEMM; with n % 5 != 0 the last GEMM of a task is
+    narrower than the buffers, whose dropped columns must still hold zeros."""
+    rng = np.random.default_rng(n)
+    x = rng.standard_normal((n, 4, 7, 7))
+    w = rng.standard_normal((6, 4, 3, 3))
+    g = rng.standard_normal((n, 6, 7, 7))
+    geometry = dict(padding=(1, 1, 1, 1))
+    dx, dw, db = KC.conv2d_backward(x.astype(np.float32), w.astype(np.float32),
+                                    g.astype(np.float32), **geometry)
+    xp = np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)))
+    windows = np.lib.stride_tricks.sliding_window_view(xp, (3, 3), axis=(2, 3))  # n,c,7,7,3,3
+    dw_ref = np.einsum("nohw,nchwij->ocij", g, windows)
+    dxp = np.zeros_like(xp)
+    for i in range(3):
+        for j in range(3):
+            dxp[:, :, i:i + 7, j:j + 7] += np.einsum("nohw,oc->nchw", g, w[:, :, i, j])
+    np.testing.assert_allclose(dw, dw_ref, rtol=1e-4, atol=1e-3)
+    np.testing.assert_allclose(dx, dxp[:, :, 1:-1, 1:-1], rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(db, g.sum(axis=(0, 2, 3)), rtol=1e-4, atol=1e-4)

@@ -346,3 +346,30 @@ def test_large_activations_split_over_threads_give_the_same_bits(restore_threads
         np.testing.assert_array_equal(out, results[0][0])
         np.testing.assert_array_equal(grad, results[0][1])
     np.testing.assert_allclose(results[0][0], np.tanh(x), rtol=1e-6, atol=1e-7)
+
+
+def test_large_batch_norm_split_over_channels_gives_the_same_bits(restore_threads):
+    """BatchNorm's kernels split large inputs into channel blocks over the threads: the same
+    bits at any count, and the batch statistics' gradient as in a float64 transcription."""
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((8, 16, 32, 32)).astype(np.float32)  # above the split size
+    g = rng.standard_normal(x.shape).astype(np.float32)
+    results = []
+    for count in (1, 2, 3):
+        tn.set_num_threads(count)
+        layer = tn.nn.BatchNorm2D(16)
+        t = Tensor(x, requires_grad=True)
+        out = layer(t)
+        out.backward(g)
+        results.append((out.data, t.grad, layer.weight.grad, layer.running_var.data.copy()))
+    for other in results[1:]:
+        for a, b in zip(results[0], other):
+            np.testing.assert_array_equal(a, b)
+    x64, g64 = x.astype(np.float64), g.astype(np.float64)
+    mean, var = x64.mean(axis=(0, 2, 3), keepdims=True), x64.var(axis=(0, 2, 3), keepdims=True)
+    xhat = (x64 - mean) / np.sqrt(var + 1e-5)
+    dx = (g64 - g64.mean(axis=(0, 2, 3), keepdims=True)
+          - xhat * (g64 * xhat).mean(axis=(0, 2, 3), keepdims=True)) / np.sqrt(var + 1e-5)
+    np.testing.assert_allclose(results[0][0], xhat, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(results[0][1], dx, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(results[0][2], (g64 * xhat).sum(axis=(0, 2, 3)), rtol=1e-4)

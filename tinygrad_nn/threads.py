@@ -36,7 +36,7 @@ import numpy as np
 from ._validation import check_int
 
 __all__ = ["get_num_threads", "set_num_threads", "single_threaded_blas", "parallel_for",
-           "matmul", "matmul_pair"]
+           "matmul", "matmul_pair", "blas_paths"]
 
 # OpenBLAS runs a GEMM on one thread by itself below m*n*k = 65536*4 (SMP_THRESHOLD_MIN *
 # GEMM_MULTITHREAD_THRESHOLD in its interface/gemm.c): such products need no limit at all.
@@ -118,9 +118,10 @@ class _Blas:
     OpenBLAS setter silently ignores every thread but the first one that used it), and how many
     ``single_threaded_blas`` sections hold it at one thread."""
 
-    __slots__ = ("get", "set", "depth", "saved")
+    __slots__ = ("get", "set", "depth", "saved", "path")
 
     def __init__(self, controller):
+        self.path = controller.filepath
         get = set_ = None
         if controller.internal_api == "openblas":
             get = controller._get_symbol("openblas_get_num_threads")
@@ -148,6 +149,11 @@ def _blas_libraries():
             if _blas is None:
                 _blas = {"all": libs, "numba": numba, "numpy": numpy_}
     return _blas
+
+
+def blas_paths(users="numpy"):
+    """File paths of the BLAS libraries that ``users`` ("numpy", "numba" or "all") call."""
+    return [lib.path for lib in _blas_libraries()[users]]
 
 
 class single_threaded_blas:

@@ -6,14 +6,19 @@ deviations, so a large mean costs no digits). The output pass is one fused ``x *
 per channel. The backward pass needs two per-channel sums (of g and of g * (x - mean)) and then
 one fused pass for dx; with ``training=False`` the statistics were constants (running
 estimates) and dx is just ``g * scale``. The caller checks shapes and dtypes.
+
+Channels are independent, so large arrays are split into channel blocks over
+``tinygrad_nn.threads`` (the results do not depend on the thread count). Outputs are allocated
+by numpy, which reuses freed memory (Numba's allocator measured far slower for megabyte arrays).
 """
 import numpy as np
 from . import njit  # numba.njit with a cache that degrades safely
 
+from .. import threads as T
 from .._validation import check_kernel_arrays
 
-_JIT = dict(cache=True, error_model="numpy", fastmath={"contract"})
-_SUM = dict(cache=True, error_model="numpy", fastmath={"contract", "reassoc"})
+_JIT = dict(cache=True, nogil=True, error_model="numpy", fastmath={"contract"})
+_SUM = dict(cache=True, nogil=True, error_model="numpy", fastmath={"contract", "reassoc"})
 
 
 @njit(**_SUM)
@@ -37,23 +42,39 @@ def _channel_sq_dev(x, c, m):
     return s
 
 
+PARALLEL_SIZE = 1 << 17  # from this many elements the channels are split over the threads
+_TASKS = 8                # channel blocks per call when split (fixed: results never depend on it)
+
+
+def _over_channels(kernel, x, *args):
+    """``kernel(x, *args, c0, c1)`` for every channel block: on the calling thread for small
+    arrays, else ``_TASKS`` blocks over the worker pool (channels are independent, so the
+    split never changes a result)."""
+    C = x.shape[1]
+    if x.size < PARALLEL_SIZE or C < 2 or T.get_num_threads() == 1:
+        kernel(x, *args, 0, C)
+        return
+    tasks = min(_TASKS, C)
+    edges = [C * t // tasks for t in range(tasks + 1)]
+    T.parallel_for(lambda t, slot: kernel(x, *args, edges[t], edges[t + 1]), tasks)
+
+
 def channel_stats(x):
     """Per-channel mean and biased variance (float64) of x (N, C, L) over N and L."""
     check_kernel_arrays("channel_stats", ndim=3, x=x)
-    return _channel_stats(x)
+    mean, var = np.empty(x.shape[1]), np.empty(x.shape[1])
+    _over_channels(_channel_stats, x, mean, var)
+    return mean, var
 
 
 @njit(**_JIT)
-def _channel_stats(x):
+def _channel_stats(x, mean, var, c0, c1):
     N, C, L = x.shape
     count = N * L
-    mean = np.empty(C)
-    var = np.empty(C)
-    for c in range(C):
+    for c in range(c0, c1):
         m = _channel_sum(x, c) / count
         mean[c] = m
         var[c] = _channel_sq_dev(x, c, m) / count
-    return mean, var
 
 
 def channel_affine(x, scale, shift):
@@ -61,20 +82,20 @@ def channel_affine(x, scale, shift):
     check_kernel_arrays("channel_affine", ndim=3, x=x)
     check_kernel_arrays("channel_affine", shape=x.shape[1:2], dtype=x.dtype, scale=scale,
                         shift=shift)
-    return _channel_affine(x, scale, shift)
+    out = np.empty_like(x)
+    _over_channels(_channel_affine, x, scale, shift, out)
+    return out
 
 
 @njit(**_JIT)
-def _channel_affine(x, scale, shift):
+def _channel_affine(x, scale, shift, out, c0, c1):
     N, C, L = x.shape
-    out = np.empty_like(x)
     for n in range(N):
-        for c in range(C):
+        for c in range(c0, c1):
             a, b = scale[c], shift[c]
             src, dst = x[n, c], out[n, c]
             for j in range(L):
                 dst[j] = src[j] * a + b
-    return out
 
 
 @njit(**_SUM)
@@ -99,17 +120,17 @@ def batch_norm_backward(x, g, mean, invstd, weight, training):
     check_kernel_arrays("batch_norm_backward", ndim=3, x=x, g=g)
     check_kernel_arrays("batch_norm_backward", shape=x.shape[1:2], dtype=np.float64, mean=mean,
                         invstd=invstd, weight=weight)
-    return _batch_norm_backward(x, g, mean, invstd, weight, bool(training))
+    dx, dweight, dbias = np.empty_like(x), np.empty(x.shape[1]), np.empty(x.shape[1])
+    _over_channels(_batch_norm_backward, x, g, mean, invstd, weight, bool(training), dx,
+                   dweight, dbias)
+    return dx, dweight, dbias
 
 
 @njit(**_JIT)
-def _batch_norm_backward(x, g, mean, invstd, weight, training):
+def _batch_norm_backward(x, g, mean, invstd, weight, training, dx, dweight, dbias, c0, c1):
     N, C, L = x.shape
     count = N * L
-    dx = np.empty_like(x)
-    dweight = np.empty(C)
-    dbias = np.empty(C)
-    for c in range(C):
+    for c in range(c0, c1):
         m, inv = mean[c], invstd[c]
         sg, sgx = _grad_sums(x, g, c, m)
         dbias[c] = sg
@@ -129,4 +150,3 @@ def _batch_norm_backward(x, g, mean, invstd, weight, training):
             xs, gs, out = x[n, c], g[n, c], dx[n, c]
             for j in range(L):
                 out[j] = kk * (gs[j] - aa - (xs[j] - mm) * bb)
-    return dx, dweight, dbias
