@@ -60,6 +60,8 @@ EDGE_MULTIPLES = {np.dtype(np.float32): (16, 16), np.dtype(np.float64): (48, Non
 # within 0.1 s.
 PAYING_SHARE = 0.8
 FIRST_WHOLE_SECONDS, MAX_WHOLE_SECONDS = 0.001, 0.1
+# How long the calling thread polls for the pool's last tasks before it blocks (see _wait_for).
+JOIN_POLL_SECONDS = 0.0002
 
 _lock = threading.Lock()
 _num_threads = None        # set by set_num_threads; None: the usable cores
@@ -270,9 +272,20 @@ def parallel_for(fn, ntasks, width=None):
     for _ in range(width - 1):
         _queue.put(job)
     job.work()
-    job.done.wait()
+    _wait_for(job)
     if job.error is not None:
         raise job.error
+
+
+def _wait_for(job):
+    """Wait until the other threads' tasks of ``job`` have finished: first by polling, the
+    GIL released between polls, for up to ``JOIN_POLL_SECONDS``, then blocking. Blocking alone
+    costs the caller a wake-up when the last task ends."""
+    if JOIN_POLL_SECONDS > 0:
+        deadline = time.perf_counter() + JOIN_POLL_SECONDS
+        while not job.done.is_set() and time.perf_counter() < deadline:
+            time.sleep(0)
+    job.done.wait()
 
 
 def _after_fork_in_child():
