@@ -4,11 +4,13 @@ The timed block is the seed's: fit and score the random forest, then the layer-2
 CustomClassifiers. nnetsauce runs with the same arguments (its current default wraps ``obj`` in a
 2-fold ``CalibratedClassifierCV``) and, as a second peer, with ``cv_calibration=None`` (the
 uncalibrated model the seed's nnetsauce had). Runs alternate between peers so they share the
-machine's load; each figure is the best of REPEAT. nnetsauce is not a dependency: install it in a
-separate environment to get the side-by-side; without it only our figures print.
+machine's load; each figure is the best of ``--repeat`` (default 7). nnetsauce is not a
+dependency: install it in a separate environment to get the side-by-side; without it only our
+figures print.
 
-Run: python benchmarks/bench_random_features.py
+Run: python benchmarks/bench_random_features.py [--repeat 7]
 """
+import argparse
 import inspect
 import time
 import warnings
@@ -60,7 +62,7 @@ def peers():
     return runs
 
 
-def main():
+def main(repeat=REPEAT):
     runs = peers()
     best = {name: float("inf") for name in runs}
     accuracies = {}
@@ -68,14 +70,14 @@ def main():
         warnings.simplefilter("ignore")  # KMeans/nnetsauce chatter
         for name, run in runs.items():
             accuracies[name] = run()  # warm-up (imports, Numba compilation)
-        for _ in range(REPEAT):
+        for _ in range(repeat):
             for name, run in runs.items():
                 start = time.perf_counter()
                 run()
                 best[name] = min(best[name], time.perf_counter() - start)
 
     ours = best["tinygrad_nn"]
-    print(f"seed 01 stack on digits, fit + score of 3 layers, best of {REPEAT}")
+    print(f"seed 01 stack on digits, fit + score of 3 layers, best of {repeat}")
     print(f"{'':44s} {'seconds':>8s} {'ours/peer':>9s}   layer 1 / 2 / 3 accuracy")
     print(f"{'seed (published)':44s} {'':>8s} {'':>9s}   "
           + " / ".join(f"{a:.2%}" for a in SEED_ACCURACIES))
@@ -86,4 +88,6 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=REPEAT, help="runs per peer (best of)")
+    main(parser.parse_args().repeat)

@@ -137,22 +137,183 @@ def test_results_are_identical_at_every_thread_count(restore_threads):
             np.testing.assert_array_equal(a, b)
 
 
-@pytest.mark.parametrize("shape", [(3, 5, 4), (300, 40, 500), (700, 300, 30), (20, 600, 700)])
-def test_matmul_equals_numpy(shape, restore_threads):
-    m, k, n = shape
-    rng = np.random.default_rng(2)
-    a, b = rng.standard_normal((m, k)), rng.standard_normal((k, n)).astype(np.float32)
+@pytest.fixture
+def always_split(monkeypatch):
+    """Every split counts as paying, so matmul splits whatever the machine's load (the tests
+    compare the split's bits, which a busy core would otherwise leave untried)."""
+    monkeypatch.setattr(T, "PAYING_SHARE", float("inf"))
+    monkeypatch.setattr(T, "_split_record", T._SplitRecord())
+
+
+def one_thread_product(a, b):
+    """numpy's own ``a @ b`` with its BLAS on one thread: the reference bits."""
+    with T.single_threaded_blas("numpy"):
+        return a @ b
+
+
+def operands(rng, m, k, n, dtype, layout):
+    """(m, k) and (k, n) operands; "T" in ``layout`` makes that one a transposed view."""
+    a = rng.standard_normal((k, m)).T if layout[0] == "T" else rng.standard_normal((m, k))
+    b = rng.standard_normal((n, k)).T if layout[1] == "T" else rng.standard_normal((k, n))
+    return a.astype(dtype, copy=False), b.astype(dtype, copy=False)
+
+
+# The seed MLP's products (batch 100, 784-50-10), bench_mlp's (batch 200, 784-100-100), the wide
+# MLP's (batch 512, 784-1024-1024-10), and shapes with ragged edges, under and over the split.
+MATMUL_SHAPES = [(3, 5, 4), (100, 784, 50), (784, 100, 50), (100, 50, 784), (200, 784, 100),
+                 (100, 200, 784), (512, 784, 1024), (1024, 512, 1024), (512, 1024, 10),
+                 (300, 40, 500), (700, 300, 30), (20, 600, 700), (219, 118, 83), (29, 717, 210)]
+
+
+@pytest.mark.parametrize("shape", MATMUL_SHAPES)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("layout", ["NN", "TN", "NT"])
+def test_matmul_gives_numpys_one_thread_bits_at_every_thread_count(shape, dtype, layout,
+                                                                   restore_threads, always_split):
+    a, b = operands(np.random.default_rng(2), *shape, dtype, layout)
+    want = one_thread_product(a, b)
+    tn.set_num_threads(2)
     before = blas_threads()
-    for count in (1, 2):
+    for count in (1, 2, 3):
         tn.set_num_threads(count)
         got = T.matmul(a, b)
-        assert got.dtype == np.float64 and got.shape == (m, n)
-        np.testing.assert_allclose(got, a @ b, rtol=1e-12, atol=1e-12)
-    tn.set_num_threads(1)
-    np.testing.assert_array_equal(T.matmul(a, b), a @ b)  # one thread: numpy's own product
-    np.testing.assert_array_equal(T.matmul(a.T[:k].T, b), a @ b)  # views work too
+        assert got.dtype == want.dtype and got.shape == want.shape
+        np.testing.assert_array_equal(got, want)
     tn.set_num_threads(2)
     assert blas_threads() == before
+
+
+def test_matmul_mixed_dtypes_and_views(restore_threads, always_split):
+    rng = np.random.default_rng(3)
+    a, b = rng.standard_normal((300, 40)), rng.standard_normal((40, 500)).astype(np.float32)
+    want = one_thread_product(a, b)
+    for count in (1, 2):
+        tn.set_num_threads(count)
+        assert T.matmul(a, b).dtype == np.float64
+        np.testing.assert_array_equal(T.matmul(a, b), want)
+        np.testing.assert_array_equal(T.matmul(a.T.copy().T, b), want)  # a Fortran-order view
+
+
+def test_matmul_error_leaves_blas_threads_as_found(restore_threads):
+    tn.set_num_threads(2)
+    before = blas_threads()
+    a, b = np.ones((400, 300), np.float32), np.ones((301, 400), np.float32)
+    with pytest.raises(ValueError):
+        T.matmul(a, b)
+    assert blas_threads() == before
+
+
+@pytest.mark.parametrize("threads", [2, 3, 8])
+def test_split_plan_blocks(threads):
+    """At most one block per thread, edges on the dtype's multiples, every block above
+    MIN_BLOCK_WORK, cut across the dimension that repacks the smaller operand."""
+    rng = np.random.default_rng(4)
+    planned = 0
+    for _ in range(300):
+        m, k, n = (int(v) for v in np.exp(rng.uniform(np.log(8), np.log(3000), 3)))
+        for dtype in (np.dtype(np.float32), np.dtype(np.float64)):
+            plan = T._split_plan(m, k, n, dtype, threads)
+            if plan is None:
+                continue
+            planned += 1
+            by_rows, edges = plan
+            size = m if by_rows else n
+            multiple = T.EDGE_MULTIPLES[dtype][0 if by_rows else 1]
+            assert 3 <= len(edges) <= threads + 1 and edges[0] == 0 and edges[-1] == size
+            assert all(e % multiple == 0 for e in edges[1:-1])
+            widths = np.diff(edges)
+            assert widths.min() * (m * n * k // size) >= T.MIN_BLOCK_WORK
+            assert by_rows or dtype == np.float32  # float64 column cuts change bits
+    assert planned > 100
+
+
+def test_split_plan_leaves_small_products_and_one_thread_whole():
+    f32 = np.dtype(np.float32)
+    assert T._split_plan(512, 1024, 1024, f32, 1) is None
+    assert T._split_plan(40, 40, 40, f32, 2) is None
+    assert T._split_plan(512, 1024, 1024, np.dtype(np.int64), 2) is None
+    assert T._split_plan(100, 784, 50, f32, 2) == (True, [0, 48, 100])
+    assert T._split_plan(512, 784, 1024, f32, 2) == (False, [0, 512, 1024])
+
+
+@pytest.mark.parametrize("shapes, parallel", [
+    (((512, 1024, 1024), (1024, 512, 1024)), True),   # the wide MLP's second layer gradients
+    (((100, 784, 50), (784, 100, 50)), True),
+    (((512, 1024, 1024), (100, 784, 50)), False),     # unbalanced: one after the other
+    (((100, 50, 10), (50, 100, 10)), False)])         # small: no threads
+def test_matmul_pair_gives_each_products_one_thread_bits(shapes, parallel, monkeypatch,
+                                                         restore_threads, always_split):
+    rng = np.random.default_rng(6)
+    (a1, b1), (a2, b2) = (operands(rng, *shape, np.float32, layout)
+                          for shape, layout in zip(shapes, ("NT", "TN")))
+    want = (one_thread_product(a1, b1), one_thread_product(a2, b2))
+    tasks = []
+    real_parallel_for = T.parallel_for
+    monkeypatch.setattr(T, "parallel_for", lambda fn, n, width=None: (tasks.append(n),
+                                                                      real_parallel_for(fn, n)))
+    for count in (1, 2, 3):
+        tn.set_num_threads(count)
+        tasks.clear()
+        got = T.matmul_pair(a1, b1, a2, b2)
+        for g, w in zip(got, want):
+            np.testing.assert_array_equal(g, w)
+        assert (tasks == [2]) == (parallel and count > 1)
+
+
+def test_linear_and_matmul_gradients_same_bits_at_every_thread_count(restore_threads,
+                                                                     always_split):
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((200, 784)).astype(np.float32)
+    w = rng.standard_normal((784, 100)).astype(np.float32)
+    b = rng.standard_normal(100).astype(np.float32)
+    results = []
+    for count in (1, 2, 3):
+        tn.set_num_threads(count)
+        xt, wt, bt = (Tensor(v, requires_grad=True) for v in (x, w, b))
+        F.linear(xt, wt, bt).tanh().sum().backward()
+        xm, wm = Tensor(x, requires_grad=True), Tensor(w, requires_grad=True)
+        (xm @ wm).sigmoid().sum().backward()
+        results.append([xt.grad, wt.grad, bt.grad, xm.grad, wm.grad])
+    for other in results[1:]:
+        for got, want in zip(other, results[0]):
+            np.testing.assert_array_equal(got, want)
+
+
+def test_split_record_backs_off_while_splits_do_not_pay():
+    record, now = T._SplitRecord(), 100.0
+    assert record.may_split(now)
+    pauses = []
+    for _ in range(10):  # unpaid splits in a row: whole for 1 ms, 2, 4, ... capped at 100 ms
+        record.record(1.0, 1.0, now)
+        pauses.append(round(1e3 * (record.whole_until - now)))
+        assert not record.may_split(now) and record.may_split(record.whole_until)
+        now = record.whole_until
+    assert pauses == [1, 2, 4, 8, 16, 32, 64, 100, 100, 100]
+    record.record(0.5, 1.0, now)  # a split that paid: keep splitting, next pause 1 ms again
+    assert record.may_split(now)
+    record.record(0.9, 1.0, now)
+    assert not record.may_split(now) and record.may_split(now + 0.001)
+
+
+def test_matmul_runs_whole_while_splits_do_not_pay(monkeypatch, restore_threads):
+    """After an unpaid split, products run whole (on the calling thread, BLAS held at one
+    thread) until the pause ends; then they are split again, with the same bits either way."""
+    tn.set_num_threads(2)
+    monkeypatch.setattr(T, "PAYING_SHARE", 0.0)  # no split pays
+    monkeypatch.setattr(T, "FIRST_WHOLE_SECONDS", 3600.0)  # a pause no test outlasts
+    monkeypatch.setattr(T, "_split_record", T._SplitRecord())
+    splits = []
+    real_parallel_for = T.parallel_for
+    monkeypatch.setattr(T, "parallel_for", lambda fn, n, width=None: (splits.append(n),
+                                                                      real_parallel_for(fn, n)))
+    a, b = operands(np.random.default_rng(5), 100, 784, 50, np.float32, "NN")
+    want = one_thread_product(a, b)
+    for _ in range(3):  # split (unpaid), then whole, whole
+        np.testing.assert_array_equal(T.matmul(a, b), want)
+    assert splits == [2]
+    T._split_record.whole_until = 0.0  # the pause is over
+    np.testing.assert_array_equal(T.matmul(a, b), want)
+    assert splits == [2, 2]
 
 
 def test_sections_opened_from_other_threads_take_effect(restore_threads):

@@ -29,18 +29,39 @@ from __future__ import annotations
 import os
 import queue
 import threading
+import time
+
+import numpy as np
 
 from ._validation import check_int
 
 __all__ = ["get_num_threads", "set_num_threads", "single_threaded_blas", "parallel_for",
-           "matmul", "blas_paths"]
+           "matmul", "matmul_pair", "blas_paths"]
 
 # OpenBLAS runs a GEMM on one thread by itself below m*n*k = 65536*4 (SMP_THRESHOLD_MIN *
 # GEMM_MULTITHREAD_THRESHOLD in its interface/gemm.c): such products need no limit at all.
 BLAS_SELF_SINGLE = 65536 * 4
-# Below this much work (multiply-adds) a product stays on the calling thread: splitting it costs
-# more (a wake-up, packing the shared operand again per block) than the second core returns.
-PARALLEL_MIN_WORK = 1 << 22
+# Each block of a split product gets at least this many multiply-adds. Smaller blocks would run
+# OpenBLAS's small-matrix kernels (M*N*K <= 1e6), which round differently from the whole
+# product's, and the hand-off to a worker (about 10 us) would no longer be small beside them.
+MIN_BLOCK_WORK = 1 << 20
+# Block edges fall on multiples of these (rows, columns) of the product, per dtype; None: never
+# cut that way. OpenBLAS computes a product in tiles (SkylakeX: 16 rows for float32, 24 for
+# float64); a cut between tiles leaves every tile, and so every bit, as in the whole product.
+# Measured with numpy's OpenBLAS 0.3.31: such cuts (blocks above MIN_BLOCK_WORK) gave the whole
+# product's bits in all of 2,700 random products split at 2-4 threads (shapes 8-1500, both
+# dtypes, transposed operands); float64 cuts across columns, even at multiples of 192, did not. Other dtypes are not split. (Keyed by dtype:
+# ``dtype.name`` costs a microsecond, a dict lookup a tenth of that.)
+EDGE_MULTIPLES = {np.dtype(np.float32): (16, 16), np.dtype(np.float64): (48, None)}
+# A split pays when it takes at most this share of the time the whole product would take on
+# one thread. One that does not (a busy core held the worker back) makes products run whole for
+# a while: 1 ms after the first, doubling with each unpaid split in a row up to 100 ms, so that
+# under lasting contention a split is tried ten times a second and a quiet machine is noticed
+# within 0.1 s.
+PAYING_SHARE = 0.8
+FIRST_WHOLE_SECONDS, MAX_WHOLE_SECONDS = 0.001, 0.1
+# How long the calling thread polls for the pool's last tasks before it blocks (see _wait_for).
+JOIN_POLL_SECONDS = 0.0002
 
 _lock = threading.Lock()
 _num_threads = None        # set by set_num_threads; None: the usable cores
@@ -251,9 +272,20 @@ def parallel_for(fn, ntasks, width=None):
     for _ in range(width - 1):
         _queue.put(job)
     job.work()
-    job.done.wait()
+    _wait_for(job)
     if job.error is not None:
         raise job.error
+
+
+def _wait_for(job):
+    """Wait until the other threads' tasks of ``job`` have finished: first by polling, the
+    GIL released between polls, for up to ``JOIN_POLL_SECONDS``, then blocking. Blocking alone
+    costs the caller a wake-up when the last task ends."""
+    if JOIN_POLL_SECONDS > 0:
+        deadline = time.perf_counter() + JOIN_POLL_SECONDS
+        while not job.done.is_set() and time.perf_counter() < deadline:
+            time.sleep(0)
+    job.done.wait()
 
 
 def _after_fork_in_child():
@@ -274,39 +306,149 @@ if hasattr(os, "register_at_fork"):
 _NUMPY_SECTION = single_threaded_blas("numpy")
 
 
-def matmul(a, b):
-    """``a @ b`` for 2-D float arrays, split over the pool's threads when large.
+def _split_plan(m, k, n, dtype, threads):
+    """How ``matmul`` cuts an (m, k) @ (k, n) product over ``threads`` threads: ``(by_rows,
+    edges)``, or None to leave it whole.
 
-    Products under ``BLAS_SELF_SINGLE`` multiply-adds go straight to BLAS, which keeps them on
-    one thread by itself. Larger ones run with BLAS held to one thread: on the calling thread
-    when :func:`get_num_threads` is 1 or the product is under ``PARALLEL_MIN_WORK`` (no idle
-    BLAS thread is woken for it), otherwise cut into ``2 * get_num_threads()`` blocks of rows
-    (or of columns, whichever repacks the smaller operand), each a single-threaded GEMM taken
-    by the next free thread. At one thread the result is numpy's ``a @ b`` bit for bit.
+    At most one block per thread (a block that a descheduled thread has not claimed is taken by
+    the next free one, so a busy core costs at most the split's gain), cut across the dimension
+    whose blocks repack the smaller shared operand (a block of rows packs all of b, a block of
+    columns all of a), the other one when the first has no room; edges on ``EDGE_MULTIPLES``,
+    every block at least ``MIN_BLOCK_WORK`` multiply-adds.
     """
-    import numpy as np
+    multiples = EDGE_MULTIPLES.get(dtype)
+    if threads < 2 or multiples is None:
+        return None
+    for by_rows in ((True, False) if n <= m else (False, True)):
+        size, multiple = (m, multiples[0]) if by_rows else (n, multiples[1])
+        if multiple is None:
+            continue
+        per_unit = m * n * k // size  # multiply-adds per row (or column) of the product
+        for blocks in range(min(threads, size // multiple), 1, -1):
+            edges = _block_edges(size, blocks, multiple)
+            if min(hi - lo for lo, hi in zip(edges, edges[1:])) * per_unit >= MIN_BLOCK_WORK:
+                return by_rows, edges
+    return None
 
+
+def _block_edges(size, blocks, multiple):
+    """``blocks + 1`` edges from 0 to ``size``, the inner ones the multiples of ``multiple``
+    nearest to an even cut (needs ``size >= blocks * multiple``)."""
+    inner = [round(size * i / blocks / multiple) * multiple for i in range(1, blocks)]
+    return [0, *inner, size]
+
+
+class _SplitRecord:
+    """Whether splitting products has been paying lately (see ``PAYING_SHARE``): until
+    ``whole_until`` (a ``time.perf_counter`` reading) products run whole; ``next_pause`` is
+    how long the next unpaid split stops splitting."""
+
+    __slots__ = ("whole_until", "next_pause")
+
+    def __init__(self):
+        self.whole_until, self.next_pause = 0.0, FIRST_WHOLE_SECONDS
+
+    def may_split(self, now):
+        return now >= self.whole_until
+
+    def record(self, seconds, whole_seconds, now):
+        """A split ending at ``now`` took ``seconds``; on one thread it would have taken
+        ``whole_seconds``."""
+        if seconds <= PAYING_SHARE * whole_seconds:
+            self.next_pause = FIRST_WHOLE_SECONDS
+        else:
+            self.whole_until = now + self.next_pause
+            self.next_pause = min(2 * self.next_pause, MAX_WHOLE_SECONDS)
+
+
+_split_record = _SplitRecord()
+
+
+def matmul(a, b):
+    """``a @ b`` for 2-D float arrays, on :func:`get_num_threads` threads when large enough.
+
+    Every product of ``BLAS_SELF_SINGLE`` multiply-adds or more runs with BLAS held to one
+    thread; at two threads or more it is cut into one block of rows or columns per thread
+    (``_split_plan``), each a single-threaded GEMM run by the pool, unless recent splits did
+    not pay (``_SplitRecord``: a busy core). Whole or split, the result is numpy's ``a @ b``
+    on one BLAS thread bit for bit, so neither the thread count nor the load changes it.
+
+    Why not BLAS's own threads (numpy's OpenBLAS 0.3.31 on this 2-core machine): their results
+    differ from the one-thread product in the last bits for many shapes (51 of 128 shapes,
+    dtypes and layouts tried, the seed MLP's 100x784 @ 784x50 among them), so the thread count
+    would change results; and their spinning workers collapse under a busy neighbour (5-100x,
+    see above).
+    """
     m, k = a.shape
     n = b.shape[1]
-    work = m * n * k
-    if work < BLAS_SELF_SINGLE:
+    if m * n * k < BLAS_SELF_SINGLE:
         return a @ b
     threads = get_num_threads()
-    by_rows = n <= m          # a row block repacks b (k x n), a column block repacks a (m x k)
-    size = m if by_rows else n
-    blocks = min(2 * threads, size // 32)
+    plan = _split_plan(m, k, n, np.result_type(a, b), threads) if threads > 1 else None
     with _NUMPY_SECTION:
-        if threads == 1 or work < PARALLEL_MIN_WORK or blocks < 2:
+        if plan is None or not _split_record.may_split(time.perf_counter()):
             return a @ b
-        out = np.empty((m, n), dtype=np.result_type(a, b))
-        edges = [size * i // blocks for i in range(blocks + 1)]
+        return _split_product(a, b, *plan)
 
-        def block(task, slot):
-            lo, hi = edges[task], edges[task + 1]
-            if by_rows:
-                np.matmul(a[lo:hi], b, out=out[lo:hi])
-            else:
-                np.matmul(a, b[:, lo:hi], out=out[:, lo:hi])
 
-        parallel_for(block, blocks, threads)
-        return out
+def matmul_pair(a1, b1, a2, b2):
+    """``(a1 @ b1, a2 @ b2)`` for two independent 2-D products (a layer's input and weight
+    gradients).
+
+    At two threads or more, when each product is large enough to be split and neither has more
+    than twice the other's work, each runs whole on a thread of its own: no operand is packed
+    twice, as in a split (which costs 1-10% more work, measured on the wide MLP's products).
+    Otherwise one :func:`matmul` after the other. The same bits either way, and the same
+    back-off when running in parallel does not pay.
+    """
+    pairs = ((a1, b1), (a2, b2))
+    works = [a.shape[0] * a.shape[1] * b.shape[1] for a, b in pairs]
+    if (get_num_threads() < 2 or min(works) < 2 * MIN_BLOCK_WORK or max(works) > 2 * min(works)
+            or not _split_record.may_split(time.perf_counter())):
+        return matmul(a1, b1), matmul(a2, b2)
+    outs = [None, None]
+
+    def product(i):
+        outs[i] = pairs[i][0] @ pairs[i][1]
+
+    with _NUMPY_SECTION:
+        _run_judged([lambda: product(0), lambda: product(1)], [w / sum(works) for w in works])
+    return tuple(outs)
+
+
+def _split_product(a, b, by_rows, edges):
+    """``a @ b`` by blocks of rows (or columns) between ``edges``, run by the pool."""
+    out = np.empty((a.shape[0], b.shape[1]), dtype=np.result_type(a, b))
+
+    def block(lo, hi):
+        if by_rows:
+            np.matmul(a[lo:hi], b, out=out[lo:hi])
+        else:
+            np.matmul(a, b[:, lo:hi], out=out[:, lo:hi])
+
+    cuts = list(zip(edges, edges[1:]))
+    _run_judged([lambda lo=lo, hi=hi: block(lo, hi) for lo, hi in cuts],
+                [(hi - lo) / edges[-1] for lo, hi in cuts])
+    return out
+
+
+def _run_judged(tasks, shares):
+    """Run ``tasks`` (callables; ``shares``: each one's fraction of the work) on the pool, and
+    record whether that paid against one thread doing it all. That one-thread time is judged
+    by the CPU time of the calling thread's first task (CPU time, not wall time: a worker woken
+    onto the caller's own core, the other being busy, stretches the caller's wall time, not
+    its CPU time)."""
+    caller, one_thread_seconds = threading.get_ident(), []
+
+    def run(task, slot):
+        mine = not one_thread_seconds and threading.get_ident() == caller
+        start = time.thread_time() if mine else 0.0
+        tasks[task]()
+        if mine:
+            one_thread_seconds.append((time.thread_time() - start) / shares[task])
+
+    start = time.perf_counter()
+    parallel_for(run, len(tasks))
+    if one_thread_seconds:
+        end = time.perf_counter()
+        _split_record.record(end - start, one_thread_seconds[0], end)

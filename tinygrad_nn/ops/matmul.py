@@ -2,11 +2,13 @@
 
 2-D products go through ``threads.matmul``: they follow ``tn.set_num_threads``, small ones stay
 on one thread without waking BLAS's idle threads, large ones are split over the worker pool.
+The two gradients of a 2-D product are independent, and go through ``threads.matmul_pair``
+(each whole on its own thread when both are large). Results never depend on the thread count.
 """
 import numpy as np
 
 from ..autograd import Function, unbroadcast
-from ..threads import matmul as _mm
+from ..threads import matmul as _mm, matmul_pair as _mm_pair
 
 
 def _product(a, b):
@@ -37,6 +39,9 @@ class MatMul(Function):
         batch = np.broadcast_shapes(a2.shape[:-2], b2.shape[:-2])
         g = grad.reshape(batch + (a2.shape[-2], b2.shape[-1]))  # restore dims that 1-D operands dropped
         need_a, need_b = self.needs_input_grad
+        if need_a and need_b and g.ndim == 2 and a2.ndim == 2 and b2.ndim == 2:
+            ga, gb = _mm_pair(g, b2.T, a2.T, g)
+            return ga.reshape(a.shape), gb.reshape(b.shape)
         ga = gb = None
         if need_a:
             ga = unbroadcast(_product(g, np.swapaxes(b2, -1, -2)), a2.shape).reshape(a.shape)
@@ -66,8 +71,12 @@ class Linear(Function):
         x, w = self.x, self.w
         g2 = grad.reshape(-1, w.shape[1])
         need = self.needs_input_grad
-        gx = _product(grad, w.T) if need[0] else None
-        gw = _mm(x.reshape(-1, w.shape[0]).T, g2) if need[1] else None
+        x2 = x.reshape(-1, w.shape[0])
+        if need[0] and need[1] and grad.ndim == 2:  # independent: at once, on two threads
+            gx, gw = _mm_pair(grad, w.T, x2.T, g2)
+        else:
+            gx = _product(grad, w.T) if need[0] else None
+            gw = _mm(x2.T, g2) if need[1] else None
         if not self.has_bias:
             return gx, gw
         gb = g2.sum(axis=0) if need[2] else None
