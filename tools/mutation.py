@@ -97,7 +97,8 @@ def main():
     unknown = [m for m in modules if m not in TESTS]
     if unknown:
         parser.error(f"no test mapping for {unknown}; known modules: {sorted(TESTS)}")
-    campaign = Campaign(ROOT, targets(modules), jobs=ns.jobs, log=lambda s: print(s, flush=True))
+    campaign = Campaign(ROOT, targets(modules), jobs=ns.jobs, log=lambda s: print(s, flush=True),
+                        universe=targets(list(TESTS)))
     print(format_header(), flush=True)
     if ns.report:
         rows = [campaign.row(t) for t in campaign.targets]
@@ -105,7 +106,7 @@ def main():
             print(format_row(r))
     else:
         rows = campaign.run(verify=ns.verify)
-    everything = Campaign(ROOT, targets(list(TESTS)), jobs=ns.jobs)  # the file covers every module
+    everything = Campaign(ROOT, campaign.universe, jobs=ns.jobs)  # the file covers every module
     write_survivors(everything, [everything.row(t) for t in everything.targets], SURVIVORS, VERDICTS)
     print(f"survivors: {os.path.relpath(SURVIVORS, ROOT)}")
     return 0

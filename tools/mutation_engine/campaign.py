@@ -74,9 +74,10 @@ def pytest_command(*args):
 
 
 class Campaign:
-    def __init__(self, root, targets, jobs=1, state_dir=None, log=print):
+    def __init__(self, root, targets, jobs=1, state_dir=None, log=print, universe=None):
         self.root = Path(root).resolve()
         self.targets = targets
+        self.universe = universe or targets  # the coverage pass and the servers cover all of these
         self.jobs = jobs
         self.state = Path(state_dir or self.root / ".mutation")
         self.state.mkdir(parents=True, exist_ok=True)
@@ -119,11 +120,11 @@ class Campaign:
     def test_map(self, jit):
         """The coverage pass of one environment over every target's test files (cached on the
         package's and the tests' sources)."""
-        targets = [t for t in self.targets if t.jit == jit]
+        targets = [t for t in self.universe if t.jit == jit]
         tests = sorted({f for t in targets for f in t.tests})
         package = sorted(p for t in targets for p in (self.root / t.file.split("/")[0]).rglob("*.py"))
         key = sha(*(p.read_bytes() for p in sorted(set(package))), *(self.text(t) for t in tests),
-                  *(p.read_bytes() for p in sorted(ENGINE_DIR.glob("*.py"))))
+                  (ENGINE_DIR / "testmap.py").read_bytes())
         path = self.state / f"testmap-{'jit' if jit else 'nojit'}-{key}.json"
         if not path.exists():
             files = [str(self.root / t.file) for t in targets]
@@ -245,13 +246,17 @@ class Campaign:
     def verify(self, n, maps):
         """Run ``n`` random mutants that the fast path decided in a fresh process too, and
         compare the verdicts (killed and timeout count as the same)."""
-        pool = []
+        decided = {"survived": [], "killed": []}
         for target in self.targets:
             for m in self.mutants(target):
                 r = self.results.get(self.key(m))
                 if r and r.get("how") in ("code", "transplant"):
-                    pool.append((target, m, r))
-        random.Random(0).shuffle(pool)
+                    decided["survived" if r["verdict"] == "survived" else "killed"].append((target, m, r))
+        rng = random.Random(0)
+        for group in decided.values():
+            rng.shuffle(group)
+        half = min(n // 2, len(decided["survived"]))  # survivors first: a false survivor is the costly error
+        pool = decided["survived"][:half] + decided["killed"][:n - half]
         mismatches = 0
         for target, m, r in pool[:n]:
             tests, cpu = self.selection(target, m, maps[target.jit])
@@ -275,7 +280,7 @@ class _ServerProcess:
 
     def start(self):
         c = self.campaign
-        targets = [t for t in c.targets if t.jit == self.jit]
+        targets = [t for t in c.universe if t.jit == self.jit]
         to_server, from_parent = os.pipe()
         to_parent, from_server = os.pipe()
         name = f"server-{'jit' if self.jit else 'nojit'}-{threading.get_ident()}"

@@ -22,6 +22,7 @@ import sys
 import types
 
 CO_NEWLOCALS = 0x2
+_MISSING = object()
 PLAIN = (type(None), bool, int, float, complex, str, bytes, type(Ellipsis), range, slice)
 
 
@@ -193,8 +194,8 @@ class _Transplant:
         self.value(live, new, rebind)
 
     def bind_class_attribute(self, live_cls, new_cls, name):
-        live, new = live_cls.__dict__.get(name), new_cls.__dict__.get(name)
-        if live is None or new is None:
+        live, new = live_cls.__dict__.get(name, _MISSING), new_cls.__dict__.get(name, _MISSING)
+        if live is _MISSING or new is _MISSING:
             raise CannotApply(f"{live_cls.__qualname__}.{name} appears or disappears")
         self.value(live, new, lambda v: setattr(live_cls, name, v))
 

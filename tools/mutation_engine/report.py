@@ -13,7 +13,9 @@ COLUMNS = ("mutants", "killed", "survived", "not covered", "timeout", "error", "
 
 
 def kill_rate(r):
-    return 100 * (r["killed"] + r["timeout"]) / r["mutants"] if r["mutants"] else None
+    """Killed (timeouts included) per mutant decided (every mutant not run is left out)."""
+    decided = r["mutants"] - r.get("not run", 0)
+    return 100 * (r["killed"] + r["timeout"]) / decided if decided else None
 
 
 def format_header():
