@@ -47,6 +47,28 @@ def test_linear_on_a_single_vector_matches_numpy_and_gradchecks(bias):
     assert gradcheck(lambda *t: F.linear(*t), *args)
 
 
+def test_2d_products_go_through_threads_matmul(monkeypatch):
+    """2-D operands (forward and both gradients) use threads.matmul, which follows
+    tn.set_num_threads; batched ones use numpy's @."""
+    import tinygrad_nn.ops.matmul as M
+    calls = []
+    real = M._mm
+
+    def spy(a, b):
+        calls.append((a.shape, b.shape))
+        return real(a, b)
+
+    monkeypatch.setattr(M, "_mm", spy)
+    rng = np.random.default_rng(1)
+    a, b = tn.Tensor(rng.normal(size=(2, 3)), requires_grad=True), tn.Tensor(rng.normal(size=(3, 4)),
+                                                                           requires_grad=True)
+    (a @ b).sum().backward()
+    assert calls == [((2, 3), (3, 4)), ((2, 4), (4, 3)), ((3, 2), (2, 4))]
+    calls.clear()
+    tn.Tensor(rng.normal(size=(5, 2, 3))) @ tn.Tensor(rng.normal(size=(3, 4)))
+    assert calls == []
+
+
 # ---------------------------------------------------------------- ops/conv.py
 def _correlate(x, w, b):
     """Direct float64 cross-correlation, stride 1, no padding: the reference."""

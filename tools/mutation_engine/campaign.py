@@ -10,7 +10,9 @@ go to fork servers (`server`, one per environment and worker: JIT on, or NUMBA_D
 ``CPU_GRACE`` seconds.
 
 Results are cached in ``.mutation/results.json`` by file, source hash, line and mutmut index; a
-killed mutant is not run again, a survivor is when its module's test files change.
+killed mutant is not run again, a survivor is when its module's test files change (the version
+of them is the one the coverage map was made with, so a test written while a campaign runs makes
+the next campaign re-run the survivors).
 """
 import hashlib
 import json
@@ -112,9 +114,10 @@ class Campaign:
     def key(self, mutant):
         return f"{mutant.file}:{sha(self.text(mutant.file))}:{mutant.line}:{mutant.index}"
 
-    def tests_hash(self, target):
-        return sha(*(self.text(t) for t in target.tests), self.text("tests/conftest.py")
-                   if (self.root / "tests/conftest.py").exists() else "")
+    @staticmethod
+    def tests_hash(target, tmap):
+        """The version of ``target``'s test files that the coverage map ``tmap`` was made with."""
+        return sha(*(f"{t}={tmap['files'].get(t, '')}" for t in target.tests))
 
     # ---------------------------------------------------------------- coverage pass
     def test_map(self, jit):
@@ -127,7 +130,7 @@ class Campaign:
                   (ENGINE_DIR / "testmap.py").read_bytes())
         path = self.state / f"testmap-{'jit' if jit else 'nojit'}-{key}.json"
         if not path.exists():
-            files = [str(self.root / t.file) for t in targets]
+            files = sorted({str(p) for t in targets for p in (self.root / t.file.split("/")[0]).rglob("*.py")})
             env = dict(environment(self.root, jit), MUTATION_TESTMAP=str(path),
                        MUTATION_TESTMAP_FILES=os.pathsep.join(files))
             self.log(f"coverage pass ({'JIT on' if jit else 'NUMBA_DISABLE_JIT=1'}): {len(tests)} test files")
@@ -140,15 +143,16 @@ class Campaign:
         return json.loads(path.read_text())
 
     def selection(self, target, mutant, tmap):
-        """(the node ids that can see ``mutant``, fastest first; their CPU seconds)."""
-        source = self.text(target.file)
-        scope = scope_of(mutant, source, self.root / target.file, self.root / target.file.split("/")[0])
-        by_line = tmap["lines"].get(str(self.root / target.file), {})
-        ids = {t for n in scope.lines for t in by_line.get(str(n), ())}
+        """(the node ids that can see ``mutant``, fastest first; their CPU seconds; whether only
+        a fresh import shows it)."""
+        scope = scope_of(mutant, self.text(target.file), self.root / target.file,
+                         self.root / target.file.split("/")[0])
+        ids = {t for path, lines in scope.lines.items() for n in lines
+               for t in tmap["lines"].get(path, {}).get(str(n), ())}
         ids = [t for t in ids if tmap["tests"].get(t, {}).get("passed")
                and t.split("::")[0] in target.tests]
         ids.sort(key=lambda t: (tmap["tests"][t]["cpu"], t))
-        return ids, sum(tmap["tests"][t]["cpu"] for t in ids)
+        return ids, sum(tmap["tests"][t]["cpu"] for t in ids), scope.fresh
 
     # ---------------------------------------------------------------- servers
     def _server(self, jit):
@@ -161,12 +165,13 @@ class Campaign:
                 self._servers.append(servers[jit])
         return servers[jit]
 
-    def run_one(self, target, mutant, tests, cpu):
+    def run_one(self, target, mutant, tests, cpu, fresh=False):
         source = self.text(target.file)
         job = {"module": target.module, "source": mutant.apply(source),
                "lines": [n for n, _ in mutant.changes], "tests": tests,
                "cpu": CPU_FACTOR * cpu + CPU_GRACE}
-        result = self._server(target.jit).run(job)
+        result = {"verdict": "fallback", "by": "import-time code calls it"} if fresh \
+            else self._server(target.jit).run(job)
         if result["verdict"] in ("fallback", "error"):
             reason = result["by"]
             result = reference.run(str(self.root), environment(self.root, target.jit), target.module,
@@ -203,21 +208,21 @@ class Campaign:
     def run_target(self, target, tmap):
         start = time.perf_counter()
         mutants = self.mutants(target)
-        thash = self.tests_hash(target)
+        thash = self.tests_hash(target, tmap)
         todo = []
         for m in mutants:
-            tests, cpu = self.selection(target, m, tmap)
+            tests, cpu, fresh = self.selection(target, m, tmap)
             key = self.key(m)
             old = self.results.get(key)
             if not tests:
                 self.results[key] = dict(old or {}, verdict="not covered", by=None, tests=0, tests_hash=thash)
             elif old is None or old["verdict"] not in KILLED and old.get("tests_hash") != thash \
                     or old["verdict"] == "not covered":
-                todo.append((m, tests, cpu, key, old))
+                todo.append((m, tests, cpu, fresh, key, old))
 
         def work(item):
-            m, tests, cpu, key, old = item
-            result = self.run_one(target, m, tests, cpu)
+            m, tests, cpu, fresh, key, old = item
+            result = self.run_one(target, m, tests, cpu, fresh)
             result.update(tests=len(tests), tests_hash=thash)
             if old and old["verdict"] in ("survived", "not covered") and result["verdict"] in KILLED:
                 result["was_survivor"] = True
@@ -259,7 +264,7 @@ class Campaign:
         pool = decided["survived"][:half] + decided["killed"][:n - half]
         mismatches = 0
         for target, m, r in pool[:n]:
-            tests, cpu = self.selection(target, m, maps[target.jit])
+            tests, cpu, _ = self.selection(target, m, maps[target.jit])
             ref = reference.run(str(self.root), environment(self.root, target.jit), target.module,
                                 str(self.root / target.file), m.apply(self.text(target.file)), tests,
                                 CPU_FACTOR * cpu + CPU_GRACE)

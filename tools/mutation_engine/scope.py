@@ -3,14 +3,17 @@
 A mutant inside a function body is seen by the tests that execute the statement it changes
 (for a compound statement, its header: ``if x > 0:``, not the block under it). A mutant in an
 import-time statement (a default argument, a decorator, a module constant, a class attribute)
-ran before any test; the tests that can see it are those that execute the code using what the
-statement binds: the function itself for its header, the functions of the module naming a
-bound name otherwise, and every function of the module when the name is used elsewhere in the
-package or nothing in the module names it.
+ran before any test; the tests that can see it are those that execute the code reading what the
+statement binds: the function's body for its header; for a constant or class attribute, every
+function body in the package that reads the name (or the attribute of that name); every function
+of the module for a dunder (read by Python itself) or a name nothing reads.
+
+A mutant in a function that import-time code calls (a factory, a decorator: ``njit``,
+``_elementwise``) is ``fresh``: what the function made at import shows it, so only a fresh
+import of the mutated module does; it runs the tests of every function of the module.
 """
 import ast
 import functools
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -81,16 +84,66 @@ def bound_names(node):
     return {t.id for target in targets for t in ast.walk(target) if isinstance(t, ast.Name)}
 
 
-def _names_used(node):
-    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)} | \
-           {n.attr for n in ast.walk(node) if isinstance(n, ast.Attribute)}
+def _loads(node):
+    """Every name and attribute name read inside ``node``."""
+    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)} | \
+           {n.attr for n in ast.walk(node) if isinstance(n, ast.Attribute) and isinstance(n.ctx, ast.Load)}
 
 
-@functools.lru_cache(maxsize=None)
-def _used_elsewhere(name, file, package_dir):
-    pattern = re.compile(rf"\b{re.escape(name)}\b")
-    return any(pattern.search(p.read_text()) for p in Path(package_dir).rglob("*.py")
-               if p.resolve() != Path(file).resolve())
+def _called(node):
+    """The names called (or applied as decorators) inside ``node``."""
+    out = set()
+    for n in ast.walk(node):
+        funcs = [n.func] if isinstance(n, ast.Call) else list(getattr(n, "decorator_list", []))
+        for f in funcs:
+            out.update({f.id} if isinstance(f, ast.Name) else {f.attr} if isinstance(f, ast.Attribute) else set())
+    return out
+
+
+class PackageIndex:
+    """Who reads what in a package: per name, the function bodies that read it (file, first
+    line, last line), and the names read or called by import-time code (outside any function)."""
+
+    def __init__(self, package_dir):
+        self.readers = {}
+        self.import_reads, self.import_calls = {}, set()
+        for path in sorted(Path(package_dir).rglob("*.py")):
+            tree = ast.parse(path.read_text())
+            for node in ast.walk(tree):
+                if isinstance(node, FUNCTIONS):
+                    body = node.body if isinstance(node.body, list) else [node.body]
+                    span = (str(path), body[0].lineno, node.end_lineno)
+                    for name in _loads(node):
+                        self.readers.setdefault(name, set()).add(span)
+            for stmt in _import_time_nodes(tree):
+                self.import_calls |= _called(stmt)
+                for name in _loads(stmt):
+                    self.import_reads.setdefault(name, set()).add((str(path), stmt.lineno))
+
+
+def _import_time_nodes(tree):
+    """The parts of a module that run at import: statements outside functions (a function's
+    decorators and defaults included, its body not)."""
+    out = []
+
+    def visit(body):
+        for stmt in body:
+            if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                out.extend(stmt.decorator_list + stmt.args.defaults
+                           + [d for d in stmt.args.kw_defaults if d is not None])
+            elif isinstance(stmt, ast.ClassDef):
+                out.extend(stmt.decorator_list + stmt.bases + stmt.keywords)
+                visit(stmt.body)
+            else:
+                out.append(stmt)
+
+    visit(tree.body)
+    return out
+
+
+@functools.lru_cache(maxsize=8)
+def package_index(package_dir):
+    return PackageIndex(package_dir)
 
 
 @functools.lru_cache(maxsize=8)
@@ -102,25 +155,41 @@ def _parsed(source):
 @dataclass
 class Scope:
     in_function: bool   # the mutant changes a function body (else an import-time statement)
-    lines: set          # a test that executes any of these lines may see the mutant
+    lines: dict         # {file: {line, ...}}: a test that executes one of them may see the mutant
     statement: Statement
+    fresh: bool = False  # only a fresh import shows it: import-time code calls what it changes
+
+
+def _enclosing_functions(tree, line):
+    """The names of the functions (defs) whose bodies hold ``line``."""
+    return {node.name for node in ast.walk(tree) if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+            and node.body[0].lineno <= line <= node.end_lineno}
 
 
 def scope_of(mutant, source, file, package_dir):
     """The `Scope` of ``mutant`` in ``source`` (the text of ``file``)."""
+    file = str(file)
     tree, stmts = _parsed(source)
+    index = package_index(str(package_dir))
     held = [innermost(stmts, n) for n, _ in mutant.changes]
     outer = min(held, key=lambda s: len(s.path))
+    every_function = {file: {n for a, b in function_spans(tree) for n in range(a, b + 1)}}
     if all(s.in_function for s in held):
-        return Scope(True, {n for s in held for n in range(s.first, s.last + 1)}, outer)
+        lines = {file: {n for s in held for n in range(s.first, s.last + 1)}}
+        if _enclosing_functions(tree, mutant.changes[0][0]) & index.import_calls:
+            # a factory or decorator run at import: what it made then shows the mutant, anywhere
+            return Scope(True, {file: lines[file] | every_function[file]}, outer, fresh=True)
+        return Scope(True, lines, outer)
     node = outer.node
     if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-        spans = [(node.body[0].lineno, node.end_lineno)]
-    else:
-        names = bound_names(node)
-        users = [f for f in ast.walk(tree) if isinstance(f, FUNCTIONS) and names & _names_used(f)]
-        if not names or not users or any(_used_elsewhere(n, str(file), str(package_dir)) for n in names):
-            spans = function_spans(tree)
-        else:
-            spans = function_spans(ast.Module(body=users, type_ignores=[]))
-    return Scope(False, {n for first, last in spans for n in range(first, last + 1)}, outer)
+        if node.name in index.import_calls:
+            return Scope(False, every_function, outer, fresh=True)
+        return Scope(False, {file: set(range(node.body[0].lineno, node.end_lineno + 1))}, outer)
+    names = bound_names(node)
+    spans = {span for n in names for span in index.readers.get(n, ())}
+    if not names or not spans or any(n.startswith("__") and n.endswith("__") for n in names):
+        return Scope(False, every_function, outer)  # read implicitly, or by nothing we can see
+    lines = {}
+    for path, first, last in spans:
+        lines.setdefault(path, set()).update(range(first, last + 1))
+    return Scope(False, lines, outer)

@@ -6,8 +6,10 @@ coverage.py records one dynamic context per test (its node id), switched around 
 setup, call and teardown; lines run at import time (collection) belong to no test. Written::
 
     {"tests": {node id: {"cpu": seconds, "passed": bool}},
-     "lines": {path: {line: [node id, ...]}}}
+     "lines": {path: {line: [node id, ...]}},
+     "files": {test file: sha1 of its text}}   # the tests this map was made with
 """
+import hashlib
 import json
 import os
 import time
@@ -48,5 +50,11 @@ def pytest_sessionfinish(session):
     for path in data.measured_files():
         by_line = data.contexts_by_lineno(path)
         lines[path] = {n: sorted(c for c in ctx if c) for n, ctx in by_line.items() if any(ctx)}
+    files = {}
+    for nodeid in _tests:
+        path = nodeid.split("::")[0]
+        if path not in files:
+            with open(os.path.join(str(session.config.rootpath), path), "rb") as f:
+                files[path] = hashlib.sha1(f.read()).hexdigest()
     with open(os.environ["MUTATION_TESTMAP"], "w") as f:
-        json.dump({"tests": _tests, "lines": lines}, f)
+        json.dump({"tests": _tests, "lines": lines, "files": files}, f)
