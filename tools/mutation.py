@@ -29,8 +29,10 @@ from mutation_engine.report import format_header, format_row, write_survivors  #
 SURVIVORS = ROOT / "docs" / "mutation-survivors.md"
 VERDICTS = ROOT / "docs" / "mutation-verdicts.toml"
 
+# the engine and the Tensor: their own tests (check_module's gradchecks of every op are the ops')
 CORE = ["tests/test_tensor_ops.py", "tests/test_tensor_api.py", "tests/test_autograd.py",
-        "tests/test_mutation_kills.py", "tests/test_random_graphs.py", "tests/test_check_module.py"]
+        "tests/test_mutation_kills.py", "tests/test_random_graphs.py"]
+OPS = CORE + ["tests/test_check_module.py"]
 NN = ["tests/test_nn.py", "tests/test_module_api.py", "tests/test_norm_layers.py", "tests/test_losses.py",
       "tests/test_check_module.py", "tests/test_mutation_kills.py", "tests/test_serialization.py"]
 OPTIM = ["tests/test_optim.py", "tests/test_mutation_kills.py"]
@@ -41,15 +43,15 @@ OPTIM = ["tests/test_optim.py", "tests/test_mutation_kills.py"]
 TESTS = {
     "tinygrad_nn/autograd.py": CORE,
     "tinygrad_nn/tensor.py": CORE,
-    "tinygrad_nn/ops/matmul.py": CORE + ["tests/test_nn.py"],
+    "tinygrad_nn/ops/matmul.py": OPS + ["tests/test_nn.py"],
     "tinygrad_nn/ops/pool.py": ["tests/test_ops_nn.py", "tests/test_mutation_kills.py",
                                 "tests/test_check_module.py"],
     "tinygrad_nn/ops/embedding.py": ["tests/test_norm_layers.py", "tests/test_nn.py",
                                      "tests/test_check_module.py"],
-    "tinygrad_nn/ops/movement.py": CORE,
-    "tinygrad_nn/ops/reduce.py": CORE,
-    "tinygrad_nn/ops/elementwise.py": CORE,
-    "tinygrad_nn/ops/loss.py": CORE + ["tests/test_losses.py"],
+    "tinygrad_nn/ops/movement.py": OPS,
+    "tinygrad_nn/ops/reduce.py": OPS,
+    "tinygrad_nn/ops/elementwise.py": OPS,
+    "tinygrad_nn/ops/loss.py": OPS + ["tests/test_losses.py"],
     "tinygrad_nn/optim/clip.py": OPTIM,
     "tinygrad_nn/optim/plateau.py": OPTIM,
     "tinygrad_nn/optim/schedules.py": OPTIM,

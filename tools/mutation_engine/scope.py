@@ -5,8 +5,9 @@ A mutant inside a function body is seen by the tests that execute the statement 
 import-time statement (a default argument, a decorator, a module constant, a class attribute)
 ran before any test; the tests that can see it are those that execute the code reading what the
 statement binds: the function's body for its header; for a constant or class attribute, every
-function body in the package that reads the name (or the attribute of that name); every function
-of the module for a dunder (read by Python itself) or a name nothing reads.
+function body in the package that reads the name (or the attribute of that name); for a dunder
+(read by Python itself) or a name nothing reads, every method of the class, or every function of
+the module. ``__slots__`` only acts when the class is created: ``fresh``.
 
 A mutant in a function that import-time code calls (a factory, a decorator: ``njit``,
 ``_elementwise``) is ``fresh``: what the function made at import shows it, so only a fresh
@@ -166,6 +167,11 @@ def _enclosing_functions(tree, line):
             and node.body[0].lineno <= line <= node.end_lineno}
 
 
+def _functions_of(node, file):
+    return {file: {n for a, b in function_spans(ast.Module(body=[node], type_ignores=[]))
+                   for n in range(a, b + 1)}}
+
+
 def scope_of(mutant, source, file, package_dir):
     """The `Scope` of ``mutant`` in ``source`` (the text of ``file``)."""
     file = str(file)
@@ -188,7 +194,10 @@ def scope_of(mutant, source, file, package_dir):
     names = bound_names(node)
     spans = {span for n in names for span in index.readers.get(n, ())}
     if not names or not spans or any(n.startswith("__") and n.endswith("__") for n in names):
-        return Scope(False, every_function, outer)  # read implicitly, or by nothing we can see
+        # read implicitly (a dunder) or by nothing we can see: the tests of the enclosing class's
+        # methods, or of the module's functions; __slots__ only acts when the class is created
+        return Scope(False, _functions_of(outer.path[-1], file) if outer.path else every_function, outer,
+                     fresh="__slots__" in names)
     lines = {}
     for path, first, last in spans:
         lines.setdefault(path, set()).update(range(first, last + 1))
