@@ -74,6 +74,9 @@ def run(root, env, module, path, source, tests, cpu):
         return {"verdict": "survived", "by": None, "how": "reference"}
     if proc.returncode < 0:
         return {"verdict": "timeout", "by": f"signal {-proc.returncode}", "how": "reference"}
+    if proc.returncode == 4 and "found no collectors" in proc.stdout + proc.stderr:
+        return {"verdict": "killed", "by": "collection failed (the mutated module does not import)",
+                "how": "reference"}
     if proc.returncode not in (1, 2):  # 1: a test failed; 2: collection failed (the import)
         return {"verdict": "error", "by": f"pytest exit {proc.returncode}: {proc.stderr[-500:]}",
                 "how": "reference"}
