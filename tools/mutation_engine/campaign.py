@@ -211,9 +211,13 @@ class Campaign:
         thash = self.tests_hash(target, tmap)
         todo = []
         for m in mutants:
-            tests, cpu, fresh = self.selection(target, m, tmap)
             key = self.key(m)
             old = self.results.get(key)
+            try:
+                tests, cpu, fresh = self.selection(target, m, tmap)
+            except Exception as exc:  # an engine bug on one mutant must not stop the campaign
+                self.results[key] = {"verdict": "error", "by": f"selection: {exc!r}", "tests_hash": thash}
+                continue
             if not tests:
                 self.results[key] = dict(old or {}, verdict="not covered", by=None, tests=0, tests_hash=thash)
             elif old is None or old["verdict"] not in KILLED and old.get("tests_hash") != thash \

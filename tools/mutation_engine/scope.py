@@ -59,11 +59,10 @@ def statements(tree):
 
 
 def innermost(stmts, line):
-    """The statement whose changed part holds ``line`` (the smallest such span)."""
+    """The statement whose changed part holds ``line`` (the smallest such span), or None for a
+    comment or blank line (a removed decorator takes the comment above it along)."""
     holding = [s for s in stmts if s.first <= line <= s.last]
-    if not holding:
-        raise ValueError(f"line {line} is in no statement")
-    return min(holding, key=lambda s: (s.last - s.first, -s.first))
+    return min(holding, key=lambda s: (s.last - s.first, -s.first)) if holding else None
 
 
 def function_spans(tree):
@@ -177,7 +176,9 @@ def scope_of(mutant, source, file, package_dir):
     file = str(file)
     tree, stmts = _parsed(source)
     index = package_index(str(package_dir))
-    held = [innermost(stmts, n) for n, _ in mutant.changes]
+    held = [s for s in (innermost(stmts, n) for n, _ in mutant.changes) if s is not None]
+    if not held:
+        raise ValueError(f"{file}:{mutant.line}: the mutant changes no statement")
     outer = min(held, key=lambda s: len(s.path))
     every_function = {file: {n for a, b in function_spans(tree) for n in range(a, b + 1)}}
     if all(s.in_function for s in held):
