@@ -701,3 +701,52 @@ def test_grad_messages_are_exact():
     with pytest.raises(RuntimeError, match=r"^grad: the outputs do not depend on inputs\[1\] \(shape "
                        r"\(2,\)\); pass allow_unused=True to get None for it$"):
         tn.grad((x * 2).sum(), [x, z])
+
+
+def _interrupted_in_numba():
+    """The SystemError CPython raises when a Numba kernel returns with a KeyboardInterrupt set."""
+    exc = SystemError("<numba function> returned a result with an exception set")
+    exc.__cause__ = KeyboardInterrupt()
+    return exc
+
+
+@pytest.mark.parametrize("where", ["forward", "backward"])
+def test_ctrl_c_inside_a_kernel_surfaces_as_keyboard_interrupt(where):
+    from tinygrad_nn.autograd import Function
+
+    class Interrupted(Function):
+        def forward(self, a):
+            if where == "forward":
+                raise _interrupted_in_numba()
+            return a * 1.0
+
+        def backward(self, grad):
+            raise _interrupted_in_numba()
+
+    x = Tensor([1.0], requires_grad=True)
+    with pytest.raises(KeyboardInterrupt):
+        Interrupted.apply(x).sum().backward()
+
+
+def test_nodes_and_the_freed_graph_have_short_reprs():
+    from tinygrad_nn.autograd import FREED
+
+    y = Tensor([1.0], requires_grad=True) * 2
+    assert repr(y._ctx) == "<Mul>"
+    assert repr(FREED) == "<freed graph>"
+
+
+def test_a_node_no_gradient_reaches_does_not_stop_the_others():
+    from tinygrad_nn.autograd import Function
+
+    class FirstOnly(Function):
+        def forward(self, a, b):
+            return a + b
+
+        def backward(self, grad):
+            return grad, None
+
+    a, b, c = (Tensor([v], requires_grad=True) for v in (1.0, 2.0, 3.0))
+    loss = FirstOnly.apply(a, b * 2).sum() + (c * 3).sum() + (b * 5).sum()
+    loss.backward()
+    assert (a.grad[0], b.grad[0], c.grad[0]) == (1.0, 5.0, 3.0)
