@@ -148,3 +148,101 @@ def test_pool_node_defaults_are_2x2_windows_stride_2_no_padding(node, reduce):
     out = getattr(P, node).apply(tn.Tensor(x))
     np.testing.assert_allclose(out.data, _pool_reference(x, (2, 2), (2, 2), reduce), rtol=1e-12)
     assert gradcheck(lambda t: getattr(P, node).apply(t), x)
+
+
+# ---------------------------------------------------------------- ops/movement.py
+SHAPE_OPS = {
+    "reshape": lambda x: x.reshape(3, 2), "transpose": lambda x: x.transpose(),
+    "getitem": lambda x: x[:, 1:], "concatenate": lambda x: tn.Tensor.concatenate([x, x]),
+    "stack": lambda x: tn.Tensor.stack([x, x]), "pad": lambda x: x.pad(1),
+    "expand": lambda x: x.reshape(1, 2, 3).expand(2, 2, 3), "clone": lambda x: x.clone(),
+}
+
+
+@pytest.mark.parametrize("name", SHAPE_OPS)
+def test_shape_ops_keep_no_input_values_so_changing_the_input_is_allowed(name):
+    x = tn.Tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
+    out = SHAPE_OPS[name](x)
+    weights = np.random.default_rng(0).normal(size=out.shape)
+    (out * tn.Tensor(weights)).sum().backward()
+    expected = x.grad.copy()
+    x.grad = None
+    out = SHAPE_OPS[name](x)
+    loss = (out * tn.Tensor(weights)).sum()
+    x.data = x.data + 1.0  # after the forward pass: a shape op's backward does not need it
+    loss.backward()
+    np.testing.assert_array_equal(x.grad, expected)
+
+
+def test_transpose_with_negative_axes_and_its_gradient():
+    x = tn.Tensor(np.arange(24.0).reshape(2, 3, 4), requires_grad=True)
+    y = x.transpose(-1, 0, 1)
+    np.testing.assert_array_equal(y.data, np.transpose(x.data, (2, 0, 1)))
+    g = np.arange(24.0).reshape(4, 2, 3)
+    y.backward(g)
+    np.testing.assert_array_equal(x.grad, np.transpose(g, (1, 2, 0)))
+    v = tn.Tensor(np.arange(3.0))
+    np.testing.assert_array_equal(v.transpose(-1).data, [0.0, 1.0, 2.0])
+
+
+def test_basic_indexing_gradient_lands_on_the_selected_positions():
+    x = tn.Tensor(np.arange(5.0), requires_grad=True)
+    x[1:3].sum().backward()
+    np.testing.assert_array_equal(x.grad, [0.0, 1.0, 1.0, 0.0, 0.0])
+
+
+def test_tensor_index_values():
+    from tinygrad_nn.ops.movement import tensor_index
+    assert tensor_index(np.array([2, 0], np.uint8)).dtype == np.intp
+    np.testing.assert_array_equal(tensor_index(np.array([2.0, 0.0])), [2, 0])
+    x = tn.Tensor(np.array([5.0, 7.0, 9.0]))
+    np.testing.assert_array_equal(x[x.argmax(keepdims=True)].data, [9.0])  # an int64 tensor gathers
+    with pytest.raises(TypeError, match=r"^index: a Tensor used as an index must hold bool or integer "
+                       r"values \(a mask or positions\), got float64 values such as "
+                       r"\[0\.5, 1\.5, 2\.5, 3\.5, 4\.5\]$"):
+        tn.Tensor(np.ones(3))[tn.Tensor(np.array([0.5, 1.5, 2.5, 3.5, 4.5, 5.5, 1.0]))]
+    with pytest.raises(TypeError, match=r"^index: a Tensor of dtype complex128 cannot be used as an index$"):
+        tensor_index(np.array([1 + 2j]))
+
+
+def test_join_nodes_default_to_axis_0():
+    from tinygrad_nn.ops import movement as V
+    a, b = np.ones((2, 3)), np.zeros((2, 3))
+    assert V.Concatenate.apply(tn.Tensor(a), tn.Tensor(b)).shape == (4, 3)
+    assert V.Stack.apply(tn.Tensor(a), tn.Tensor(b)).shape == (2, 2, 3)
+
+
+def test_shape_op_messages_are_exact():
+    cases = [
+        (r"reshape: cannot reshape a tensor of shape \(2, 3\) into \(4,\)", lambda x: x.reshape(4)),
+        (r"transpose: axes \(0, 0, 1\) are not a permutation of a 3-d tensor's axes",
+         lambda x: x.reshape(2, 3, 1).transpose(0, 0, 1)),
+        (r"concatenate: shapes \(2, 3\), \(2, 2\) do not match along axis 0",
+         lambda x: tn.Tensor.concatenate([x, np.ones((2, 2))])),
+        (r"stack: shapes \(2, 3\), \(2, 2\) must all be equal", lambda x: tn.Tensor.stack([x, np.ones((2, 2))])),
+        (r"pad: pad_width \(\(1, 1\), \(1, 1\), \(1, 1\)\) does not fit a tensor of shape \(2, 3\)",
+         lambda x: x.pad(((1, 1), (1, 1), (1, 1)))),
+        (r"pad: pad_width must be non-negative, got -1", lambda x: x.pad(-1)),
+        (r"expand: a tensor of shape \(2, 3\) cannot be expanded to \(4, 3\) \(only size-1 axes grow; "
+         r"new axes go in front\)", lambda x: x.expand(4, 3)),
+    ]
+    for message, call in cases:
+        with pytest.raises(ValueError, match=rf"^{message}$"):
+            call(tn.Tensor(np.ones((2, 3))))
+
+
+# ---------------------------------------------------------------- ops/embedding.py
+def test_embedding_node_defaults_to_no_padding_row():
+    from tinygrad_nn.ops.embedding import Embedding
+    w = tn.Tensor(np.arange(8.0).reshape(4, 2), requires_grad=True)
+    out = Embedding.apply(w, indices=np.array([1, 3, 1]))
+    np.testing.assert_array_equal(out.data, [[2.0, 3.0], [6.0, 7.0], [2.0, 3.0]])
+    out.sum().backward()
+    np.testing.assert_array_equal(w.grad, [[0.0, 0.0], [2.0, 2.0], [0.0, 0.0], [1.0, 1.0]])
+
+
+def test_embedding_needs_a_2d_weight():
+    from tinygrad_nn.ops.embedding import embedding
+    with pytest.raises(ValueError, match=r"^embedding: weight must be 2-D \(num_embeddings, "
+                                         r"embedding_dim\), got shape \(3,\)$"):
+        embedding(np.array([0]), tn.Tensor(np.ones(3)))
