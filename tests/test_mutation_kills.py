@@ -246,3 +246,56 @@ def test_embedding_needs_a_2d_weight():
     with pytest.raises(ValueError, match=r"^embedding: weight must be 2-D \(num_embeddings, "
                                          r"embedding_dim\), got shape \(3,\)$"):
         embedding(np.array([0]), tn.Tensor(np.ones(3)))
+
+
+# ---------------------------------------------------------------- ops/reduce.py
+def test_reduction_axes_out_of_range_raise():
+    for shape, axis, ndim in [((2, 3), 2, 2), ((2, 3), -3, 2), ((3,), 1, 1)]:
+        with pytest.raises(ValueError, match=rf"^axis {axis} is out of bounds for a tensor with {ndim} "
+                                             r"dimensions$"):
+            tn.Tensor(np.ones(shape)).sum(axis=axis)
+    with pytest.raises(ValueError, match=r"^axis 1 is out of bounds for a tensor with 1 dimensions$"):
+        tn.Tensor(np.float32(1.0)).logsumexp(axis=1)  # a 0-d tensor has one implicit axis
+    assert tn.Tensor(np.float32(1.0)).logsumexp(axis=-1).item() == 1.0
+    with pytest.raises(ValueError, match=r"^logsumexp: axis must be None or one axis, got \(0, 1\)$"):
+        tn.Tensor(np.ones((2, 3))).logsumexp(axis=(0, 1))
+
+
+def test_reduction_messages_are_exact():
+    with pytest.raises(ValueError, match=r"^mean: the mean over 0 elements is undefined \(tensor of shape "
+                                         r"\(0, 3\), reduced axes \(0,\)\)$"):
+        tn.Tensor(np.zeros((0, 3))).mean(axis=0)
+    with pytest.raises(ValueError, match=r"^max: cannot reduce over an empty axis \(tensor of shape \(0, 3\), "
+                                         r"reduced axes \(0,\)\): the maximum of nothing is undefined$"):
+        tn.Tensor(np.zeros((0, 3))).max(axis=0)
+
+
+def test_reduction_node_defaults():
+    from tinygrad_nn.ops import reduce as R
+    x = np.random.default_rng(3).normal(size=(2, 3, 4))
+    t = tn.Tensor(x)
+    assert R.Sum.apply(t).shape == R.Max.apply(t).shape == R.LogSumExp.apply(t).shape == ()
+    np.testing.assert_allclose(R.Softmax.apply(t).data.sum(axis=-1), np.ones((2, 3)), rtol=1e-12)
+    np.testing.assert_allclose(np.exp(R.LogSoftmax.apply(t).data).sum(axis=-1), np.ones((2, 3)), rtol=1e-12)
+
+
+@pytest.mark.parametrize("reduce", [lambda x: x.sum(axis=0), lambda x: x.mean(), lambda x: x.max(axis=1)],
+                         ids=["sum", "mean", "max"])
+def test_reductions_keep_no_input_values(reduce):
+    x = tn.Tensor(np.array([[1.0, 5.0], [3.0, 2.0]]), requires_grad=True)
+    loss = reduce(x).sum()
+    x.data = x.data * 10  # after the forward pass: the reduction's backward does not need it
+    loss.backward()
+    assert x.grad.shape == (2, 2) and np.isfinite(x.grad).all()
+
+
+@pytest.mark.parametrize("op", ["softmax", "log_softmax"])
+def test_softmax_outputs_are_kept_so_changing_them_raises(op):
+    x = tn.Tensor(np.array([[1.0, 2.0, 3.0]]), requires_grad=True)
+    y = getattr(x, op)(axis=-1)
+    loss = y[0, 0] + y[0, 2]  # indexing keeps nothing either
+    x.data = x.data + 1  # the input is not kept: no error for it
+    y.data *= 2.0
+    with pytest.raises(RuntimeError, match=rf"^the output \(shape \(1, 3\)\) of {'Softmax' if op == 'softmax' else 'LogSoftmax'} "
+                                           r"was modified"):
+        loss.backward()
