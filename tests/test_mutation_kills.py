@@ -299,3 +299,26 @@ def test_softmax_outputs_are_kept_so_changing_them_raises(op):
     with pytest.raises(RuntimeError, match=rf"^the output \(shape \(1, 3\)\) of {'Softmax' if op == 'softmax' else 'LogSoftmax'} "
                                            r"was modified"):
         loss.backward()
+
+
+# ---------------------------------------------------------------- ops/elementwise.py
+def test_integer_and_bool_operands_take_the_float_partners_dtype():
+    from tinygrad_nn.ops.elementwise import as_float
+    big = np.array([2 ** 25 + 1])  # not a float32
+    assert as_float(big, np.float64)[0] == 2 ** 25 + 1 and as_float(big).dtype == np.float32
+    assert as_float(np.array([True]), np.int64).dtype == np.float32
+    idx = tn.Tensor(np.array([[1.0, 5.0, 2.0]])).argmax(axis=1)  # an int64 tensor
+    f32 = tn.Tensor(np.array([2.0], np.float32))
+    for out in (idx * f32, f32 * idx, idx + f32, f32 - idx):
+        assert out.dtype == np.float32
+    mask = tn.Tensor(np.array([True, False]))
+    assert (mask * tn.Tensor(np.array([2.0, 3.0]))).dtype == np.float64
+
+
+def test_elementwise_messages_are_exact():
+    with pytest.raises(ValueError, match=r"^add: operand shapes \(2,\) and \(3,\) cannot be broadcast together$"):
+        tn.Tensor(np.ones(2)) + tn.Tensor(np.ones(3))
+    with pytest.raises(ValueError, match=r"^clip: give at least one of lo and hi$"):
+        tn.Tensor(np.ones(2)).clip()
+    with pytest.raises(ValueError, match=r"^gelu: approximate must be 'none' or 'tanh', got 'x'$"):
+        tn.Tensor(np.ones(2)).gelu(approximate="x")
