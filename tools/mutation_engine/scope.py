@@ -4,8 +4,9 @@ A mutant inside a function body is seen by the tests that execute the statement 
 (for a compound statement, its header: ``if x > 0:``, not the block under it). A mutant in an
 import-time statement (a default argument, a decorator, a module constant, a class attribute)
 ran before any test; the tests that can see it are those that execute the code reading what the
-statement binds: the function's body for its header; for a constant or class attribute, every
-function body in the package that reads the name (or the attribute of that name); for a dunder
+statement binds: the function's body for its header; for a class attribute, the class's own
+methods (the tests using an instance run them); for a constant, or the attribute of a class
+without methods of its own, every function body in the package that reads the name; for a dunder
 (read by Python itself) or a name nothing reads, every method of the class, or every function of
 the module. ``__slots__`` only acts when the class is created: ``fresh``.
 
@@ -194,6 +195,11 @@ def scope_of(mutant, source, file, package_dir):
         return Scope(False, {file: set(range(node.body[0].lineno, node.end_lineno + 1))}, outer)
     names = bound_names(node)
     spans = {span for n in names for span in index.readers.get(n, ())}
+    own = _functions_of(outer.path[-1], file) if outer.path else {file: set()}
+    if outer.path and own[file] and not any(n.startswith("__") and n.endswith("__") for n in names):
+        # a class attribute: only an instance of the class (or of a subclass) can show it, and
+        # the tests that use one run the class's own methods
+        return Scope(False, own, outer)
     if not names or not spans or any(n.startswith("__") and n.endswith("__") for n in names):
         # read implicitly (a dunder) or by nothing we can see: the tests of the enclosing class's
         # methods, or of the module's functions; __slots__ only acts when the class is created
