@@ -630,11 +630,11 @@ def test_changes_made_before_the_forward_pass_are_not_flagged(monkeypatch):
     # a process whose first tracked change comes after the forward pass: epoch 0, and an
     # output's version is 0 until the output itself changes
     monkeypatch.setattr(autograd, "_clock", [0])
-    z = Tensor([0.5], requires_grad=True)
-    loss = z.exp().sum()  # Exp keeps its output
+    z = Tensor([0.5], requires_grad=True)  # a new tensor's version is 0 too
+    loss = z.exp().sum() + (z * z).sum()  # Exp keeps its output, Mul its inputs
     Tensor([0.0]).data = np.ones(1)
     loss.backward()
-    np.testing.assert_allclose(z.grad, np.exp(np.float32([0.5])), rtol=1e-6)
+    np.testing.assert_allclose(z.grad, np.exp(np.float32([0.5])) + 1.0, rtol=1e-6)
 
 
 def test_backward_engine_messages_are_exact():

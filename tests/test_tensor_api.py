@@ -449,8 +449,16 @@ def test_where_makes_constants_in_the_float_dtype_of_its_tensor():
     out = where(np.array([1, 0]), a, 0.5)  # non-bool condition: != 0
     assert out.dtype == np.float64 and out.requires_grad
     np.testing.assert_array_equal(out.data, [1.0, 0.5])
+    assert where([True, False], a, 0.1).data[1] == 0.1  # made in float64: 0.1 is not a float32
+    assert where([True, False], 0.1, a).data[0] == 0.1
     assert where([True, False], 1.0, 2.0).dtype == np.float32
     np.testing.assert_array_equal(where(Tensor(np.array([0.0, 3.0])), 1.0, 2.0).data, [2.0, 1.0])
+
+
+def test_constants_join_a_mask_as_float32_and_off_the_graph():
+    mask = Tensor(np.array([True, False]))
+    assert (mask + 1.5).dtype == np.float32 and (mask * [1.0, 2.0]).dtype == np.float32
+    assert (Tensor([1.0, 2.0]) + [1.0, 2.0]).requires_grad is False
 
 
 def test_data_assignment_coerces_like_the_constructor():
@@ -570,3 +578,9 @@ def test_var_without_degrees_of_freedom_warns_at_the_caller():
 def test_flatten_and_concatenate_take_torch_names():
     assert Tensor(np.ones((2, 3, 4))).flatten(start_dim=2).shape == (2, 3, 4)
     assert Tensor.cat([np.ones((1, 2)), np.ones((1, 2))], dim=1).shape == (1, 4)
+
+
+def test_tensors_can_be_weakly_referenced():
+    import weakref
+    t = Tensor([1.0])
+    assert weakref.ref(t)() is t

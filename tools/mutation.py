@@ -47,7 +47,7 @@ TESTS = {
     "tinygrad_nn/ops/pool.py": ["tests/test_ops_nn.py", "tests/test_mutation_kills.py",
                                 "tests/test_check_module.py"],
     "tinygrad_nn/ops/embedding.py": ["tests/test_norm_layers.py", "tests/test_nn.py",
-                                     "tests/test_check_module.py"],
+                                     "tests/test_check_module.py", "tests/test_mutation_kills.py"],
     "tinygrad_nn/ops/movement.py": OPS,
     "tinygrad_nn/ops/reduce.py": OPS,
     "tinygrad_nn/ops/elementwise.py": OPS,

@@ -180,15 +180,22 @@ class _Transplant:
         else:
             rebind(new)
 
+    def _package_modules(self):
+        top = self.module.__name__.split(".")[0]
+        return [m for m in list(sys.modules.values())
+                if getattr(m, "__name__", "").split(".")[0] == top and getattr(m, "__dict__", None) is not None]
+
     def bind_module_name(self, name):
         live, new = self.module.__dict__[name], self.scratch[name]
 
         def rebind(value):
-            for m in list(sys.modules.values()):  # from-imports of the old object, too
-                d = getattr(m, "__dict__", None)
-                if d is not None and d.get(name) is live and getattr(m, "__name__", "").split(".")[0] \
-                        == self.module.__name__.split(".")[0]:
-                    d[name] = value
+            # a fresh import would bind the new object wherever the old one was imported
+            # (same name) and, for a function or class, under every alias made after it
+            alias = not _is_data(live)
+            for m in self._package_modules():
+                for key, old in list(m.__dict__.items()):
+                    if old is live and (key == name or alias):
+                        m.__dict__[key] = value
             self.module.__dict__[name] = value
 
         self.value(live, new, rebind)
@@ -197,7 +204,15 @@ class _Transplant:
         live, new = live_cls.__dict__.get(name, _MISSING), new_cls.__dict__.get(name, _MISSING)
         if live is _MISSING or new is _MISSING:
             raise CannotApply(f"{live_cls.__qualname__}.{name} appears or disappears")
-        self.value(live, new, lambda v: setattr(live_cls, name, v))
+
+        def rebind(value):
+            # aliases in the class body (``cat = concatenate``) follow, as in a fresh import
+            alias = not _is_data(live)
+            for key, old in list(live_cls.__dict__.items()):
+                if old is live and (key == name or alias):
+                    setattr(live_cls, key, value)
+
+        self.value(live, new, rebind)
 
 
 def _is_data(value):
