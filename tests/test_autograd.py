@@ -1,4 +1,6 @@
 """Autodiff semantics: accumulation, reuse, graph freeing, deep graphs, grad mode, dtypes, errors."""
+import re
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -511,3 +513,240 @@ def test_an_explicit_rng_is_used_bit_for_bit_and_leaves_the_default_alone():
     after = Tensor.randn(4).data
     tn.manual_seed(0)
     np.testing.assert_array_equal(Tensor.randn(4).data, after)  # the default was not advanced
+
+
+# ---------------------------------------------------------------- pinned by make mutation
+# (docs/mutation.md): exact messages, the grad-mode booleans and edges of the backward engine.
+def test_grad_modes_set_exact_booleans_and_let_exceptions_through():
+    import tinygrad_nn as tn
+
+    with tn.no_grad():
+        assert tn.is_grad_enabled() is False
+        with tn.enable_grad():
+            assert tn.is_grad_enabled() is True
+    with pytest.raises(ZeroDivisionError):
+        with tn.no_grad():
+            1 / 0
+    assert tn.is_grad_enabled() is True
+
+
+def test_grad_mode_decorators_wrap_the_function_and_set_exact_booleans():
+    import tinygrad_nn as tn
+
+    @tn.enable_grad()
+    def train_step(t):
+        """One step."""
+        assert tn.is_grad_enabled() is True
+        return t * 2
+
+    @tn.no_grad()
+    def infer(t):
+        assert tn.is_grad_enabled() is False
+        return t * 2
+
+    x = Tensor([1.0], requires_grad=True)
+    with tn.no_grad():
+        assert train_step(x).requires_grad
+    assert not infer(x).requires_grad
+    assert (train_step.__name__, train_step.__doc__, infer.__name__) == ("train_step", "One step.", "infer")
+
+
+def test_a_new_thread_records_the_graph():
+    import threading
+
+    x, seen = Tensor([1.0], requires_grad=True), []
+    thread = threading.Thread(target=lambda: seen.append((x * 2).requires_grad))
+    thread.start()
+    thread.join()
+    assert seen == [True]
+
+
+def test_raw_arrays_are_constants_of_the_node():
+    from tinygrad_nn.autograd import Function
+
+    class Scale(Function):
+        def forward(self, a, b):
+            return a * b
+
+        def backward(self, grad):
+            return grad * self.b_value, grad * self.a_value
+
+    class Keep(Scale):
+        def forward(self, a, b):
+            self.a_value, self.b_value = a, b
+            return a * b
+
+    assert Keep.apply(np.ones(2), np.full(2, 3.0)).requires_grad is False
+    w = Tensor([2.0, 4.0], requires_grad=True)
+    out = Keep.apply(np.full(2, 3.0), w)
+    assert out._ctx.needs_input_grad == (False, True)
+    out.sum().backward()
+    np.testing.assert_array_equal(w.grad, [3.0, 3.0])
+
+
+def test_a_backward_returning_none_gives_that_input_no_gradient():
+    from tinygrad_nn.autograd import Function
+
+    class FirstOnly(Function):
+        def forward(self, a, b):
+            return a + b
+
+        def backward(self, grad):
+            return grad, None
+
+    a, b = Tensor([1.0, 2.0], requires_grad=True), Tensor([3.0, 4.0], requires_grad=True)
+    FirstOnly.apply(a, b).sum().backward()
+    np.testing.assert_array_equal(a.grad, [1.0, 1.0])
+    assert b.grad is None
+
+
+def test_changing_an_output_its_op_did_not_keep_is_allowed():
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    y = x * 3  # Mul keeps its inputs, not its output
+    loss = y.sum()
+    y.data = y.data + 1
+    loss.backward()
+    np.testing.assert_array_equal(x.grad, [3.0, 3.0])
+
+
+def test_grad_sums_the_seeds_of_a_repeated_output():
+    import tinygrad_nn as tn
+
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    y = x * 3
+    (gx,) = tn.grad([y, y], [x], grad_outputs=[np.ones(2), np.full(2, 2.0)])
+    np.testing.assert_array_equal(gx, [9.0, 9.0])
+
+
+def test_changes_made_before_the_forward_pass_are_not_flagged(monkeypatch):
+    from tinygrad_nn import autograd
+
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    x.data = np.array([2.0, 3.0])  # before the forward pass: x's version is the epoch
+    loss = (x * x).sum()
+    Tensor([0.0]).data = np.ones(1)  # the clock moves on: backward looks closer
+    loss.backward()
+    np.testing.assert_array_equal(x.grad, [4.0, 6.0])
+    # a process whose first tracked change comes after the forward pass: epoch 0, and an
+    # output's version is 0 until the output itself changes
+    monkeypatch.setattr(autograd, "_clock", [0])
+    z = Tensor([0.5], requires_grad=True)  # a new tensor's version is 0 too
+    loss = z.exp().sum() + (z * z).sum()  # Exp keeps its output, Mul its inputs
+    Tensor([0.0]).data = np.ones(1)
+    loss.backward()
+    np.testing.assert_allclose(z.grad, np.exp(np.float32([0.5])) + 1.0, rtol=1e-6)
+
+
+def test_backward_engine_messages_are_exact():
+    x = Tensor([1.0], requires_grad=True)
+    y = (x * x).sum()
+    y.backward()
+    with pytest.raises(RuntimeError, match=r"^backward\(\) reached a tensor of shape \(\) whose graph "
+                       r"was already freed by an earlier backward\(\) \(a second backward\(\), or a "
+                       r"second loss sharing an intermediate\); call the first "
+                       r"backward\(retain_graph=True\) to keep the graph$"):
+        y.backward()
+    w = Tensor([0.5], requires_grad=True)
+    y = (x * w).sum()
+    w.data = w.data - 1
+    with pytest.raises(RuntimeError, match=r"^input 1 \(shape \(1,\)\) of Mul was modified after the "
+                       r"forward pass \(by an assignment to \.data, an optimizer step or "
+                       r"load_state_dict\), and its backward needs the old values; recompute the "
+                       r"forward pass after the change$"):
+        y.backward()
+    e = x.exp()
+    loss = e.sum()
+    e.data = e.data * 2
+    with pytest.raises(RuntimeError, match=r"^the output \(shape \(1,\)\) of Exp was modified after the "
+                       r"forward pass, and its backward needs it; recompute the forward pass after "
+                       r"the change$"):
+        loss.backward()
+
+
+@pytest.mark.parametrize("owner, run", [
+    ("backward()", lambda t, **kw: t.backward(**kw)),
+    ("grad", lambda t, **kw: __import__("tinygrad_nn").grad(t, [Tensor([1.0], requires_grad=True)],
+                                                             grad_outputs=kw.get("grad"), allow_unused=True)),
+])
+def test_seed_messages_name_their_caller(owner, run):
+    o = re.escape(owner)
+    with pytest.raises(RuntimeError, match=rf"^{o} without a gradient needs a scalar output, got "
+                       r"shape \(2,\); pass grad= with the output's shape$"):
+        run(Tensor([1.0, 2.0], requires_grad=True) * 2)
+    with pytest.raises(RuntimeError, match=rf"^{o} called on a tensor that does not require grad: no "
+                       r"input of the computation had requires_grad=True \(or it ran under "
+                       r"no_grad\(\)\)$"):
+        run(Tensor([1.0]).sum())
+    with pytest.raises(ValueError, match=rf"^{o} grad has shape \(3,\), the tensor has shape \(2,\)$"):
+        run(Tensor([1.0, 2.0], requires_grad=True) * 2, grad=np.ones(3))
+    with pytest.raises(TypeError, match=rf"^{o}: grad must be numeric, got dtype <U1$"):
+        run(Tensor([1.0, 2.0], requires_grad=True) * 2, grad=np.array(["a", "b"]))
+    t = Tensor([1.0, 2.0], requires_grad=True)
+    run(t * 2, grad=Tensor([1.0, 1.0]))  # a Tensor as the seed
+
+
+def test_grad_messages_are_exact():
+    import tinygrad_nn as tn
+
+    x, z = Tensor([1.0], requires_grad=True), Tensor([2.0, 3.0], requires_grad=True)
+    with pytest.raises(TypeError, match=r"^grad: inputs\[0\] must be a Tensor, got ndarray \(wrap "
+                       r"arrays with tinygrad_nn\.Tensor\)$"):
+        tn.grad((x * 2).sum(), [np.ones(1)])
+    with pytest.raises(TypeError, match=r"^grad: outputs\[0\] must be a Tensor, got float64"):
+        tn.grad(np.ones(1), [x])
+    with pytest.raises(ValueError, match=r"^grad: 2 grad_outputs for 1 outputs$"):
+        tn.grad(x * 2, [x], grad_outputs=[np.ones(1), np.ones(1)])
+    with pytest.raises(RuntimeError, match=r"^grad: inputs\[0\] does not require grad$"):
+        tn.grad((x * 2).sum(), [Tensor([1.0])])
+    with pytest.raises(RuntimeError, match=r"^grad: the outputs do not depend on inputs\[1\] \(shape "
+                       r"\(2,\)\); pass allow_unused=True to get None for it$"):
+        tn.grad((x * 2).sum(), [x, z])
+
+
+def _interrupted_in_numba():
+    """The SystemError CPython raises when a Numba kernel returns with a KeyboardInterrupt set."""
+    exc = SystemError("<numba function> returned a result with an exception set")
+    exc.__cause__ = KeyboardInterrupt()
+    return exc
+
+
+@pytest.mark.parametrize("where", ["forward", "backward"])
+def test_ctrl_c_inside_a_kernel_surfaces_as_keyboard_interrupt(where):
+    from tinygrad_nn.autograd import Function
+
+    class Interrupted(Function):
+        def forward(self, a):
+            if where == "forward":
+                raise _interrupted_in_numba()
+            return a * 1.0
+
+        def backward(self, grad):
+            raise _interrupted_in_numba()
+
+    x = Tensor([1.0], requires_grad=True)
+    with pytest.raises(KeyboardInterrupt):
+        Interrupted.apply(x).sum().backward()
+
+
+def test_nodes_and_the_freed_graph_have_short_reprs():
+    from tinygrad_nn.autograd import FREED
+
+    y = Tensor([1.0], requires_grad=True) * 2
+    assert repr(y._ctx) == "<Mul>"
+    assert repr(FREED) == "<freed graph>"
+
+
+def test_a_node_no_gradient_reaches_does_not_stop_the_others():
+    from tinygrad_nn.autograd import Function
+
+    class FirstOnly(Function):
+        def forward(self, a, b):
+            return a + b
+
+        def backward(self, grad):
+            return grad, None
+
+    a, b, c = (Tensor([v], requires_grad=True) for v in (1.0, 2.0, 3.0))
+    loss = FirstOnly.apply(a, b * 2).sum() + (c * 3).sum() + (b * 5).sum()
+    loss.backward()
+    assert (a.grad[0], b.grad[0], c.grad[0]) == (1.0, 5.0, 3.0)

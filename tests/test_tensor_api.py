@@ -1,6 +1,8 @@
 """The PyTorch-fluent Tensor API (issue 11 items 1-5, 7): values against numpy, gradients by
 finite differences, and against real PyTorch when it is importable."""
 import inspect
+import re
+import warnings
 
 import numpy as np
 import pytest
@@ -400,3 +402,185 @@ def test_unseeded_constructors_and_embedding_follow_manual_seed():
     b, e2 = Tensor.rand(3), nn.Embedding(4, 2).weight.data.copy()
     np.testing.assert_array_equal(a.data, b.data)
     np.testing.assert_array_equal(e1, e2)
+
+
+# ---------------------------------------------------------------- pinned by make mutation
+# (docs/mutation.md): constructor defaults, which results carry no graph, exact messages.
+@pytest.mark.parametrize("make", [
+    lambda: Tensor.zeros(2), lambda: Tensor.ones(2), lambda: Tensor.randn(2, rng=0),
+    lambda: Tensor.rand(2, rng=0), lambda: Tensor.uniform(2, rng=0), lambda: Tensor.arange(3),
+    lambda: Tensor.eye(2), lambda: Tensor.full((2,), 1.0), lambda: Tensor.zeros_like(np.ones(2)),
+    lambda: Tensor.ones_like(np.ones(2)), lambda: Tensor([1.0]),
+], ids=["zeros", "ones", "randn", "rand", "uniform", "arange", "eye", "full", "zeros_like",
+        "ones_like", "Tensor"])
+def test_constructors_do_not_require_grad_by_default(make):
+    assert make().requires_grad is False
+
+
+def test_uniform_defaults_to_the_unit_interval():
+    x = Tensor.uniform(2000, rng=0).data
+    assert 0.0 <= x.min() < 0.01 and 0.99 < x.max() < 1.0
+
+
+def test_like_constructors_keep_a_float_dtype_and_make_others_float32():
+    assert Tensor.ones_like(Tensor(np.ones(2, np.float32))).dtype == np.float32
+    assert Tensor.ones_like(np.ones(2, np.float64)).dtype == np.float64
+    assert Tensor.ones_like(np.ones(2, np.int64)).dtype == np.float32
+
+
+@pytest.mark.parametrize("op", [
+    lambda t, m: t.detach(), lambda t, m: ~m, lambda t, m: t.astype(np.bool_),
+    lambda t, m: m.astype(np.float32), lambda t, m: t.any(), lambda t, m: t.all(),
+    lambda t, m: m.sum(), lambda t, m: t < 1.5, lambda t, m: m.min(), lambda t, m: t.argmax(),
+    lambda t, m: where(m, 1.0, 2.0), lambda t, m: where(m.data, np.ones(2), 0.0),
+    lambda t, m: (t * 0).detach().var(axis=None, correction=2),
+], ids=["detach", "invert", "astype-bool", "astype-from-bool", "any", "all", "mask-sum", "compare",
+        "mask-min", "argmax", "where-constants", "where-arrays", "var-no-dof"])
+def test_results_off_the_graph_do_not_require_grad(op):
+    t, m = Tensor([1.0, 2.0], requires_grad=True), Tensor(np.array([True, False]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        out = op(t, m)
+    assert out.requires_grad is False
+
+
+def test_where_makes_constants_in_the_float_dtype_of_its_tensor():
+    a = Tensor(np.array([1.0, 2.0]), requires_grad=True)  # float64
+    out = where(np.array([1, 0]), a, 0.5)  # non-bool condition: != 0
+    assert out.dtype == np.float64 and out.requires_grad
+    np.testing.assert_array_equal(out.data, [1.0, 0.5])
+    assert where([True, False], a, 0.1).data[1] == 0.1  # made in float64: 0.1 is not a float32
+    assert where([True, False], 0.1, a).data[0] == 0.1
+    assert where([True, False], 1.0, 2.0).dtype == np.float32
+    np.testing.assert_array_equal(where(Tensor(np.array([0.0, 3.0])), 1.0, 2.0).data, [2.0, 1.0])
+
+
+def test_constants_join_a_mask_as_float32_and_off_the_graph():
+    mask = Tensor(np.array([True, False]))
+    assert (mask + 1.5).dtype == np.float32 and (mask * [1.0, 2.0]).dtype == np.float32
+    assert (Tensor([1.0, 2.0]) + [1.0, 2.0]).requires_grad is False
+
+
+def test_data_assignment_coerces_like_the_constructor():
+    t = Tensor([1.0])
+    t.data = [1, 2]
+    assert type(t.data) is np.ndarray and t.data.dtype == np.float32
+    arr = np.ones(2)
+    t.data = arr
+    assert t.data is arr  # a float ndarray is kept as it is
+    assert Tensor(arr).data is arr and Tensor(arr, dtype=np.float64).data is arr
+
+
+def test_bool_dtype_is_accepted_and_float_data_converts():
+    assert Tensor([1.0, 0.0], dtype=np.bool_).dtype == np.bool_
+    assert Tensor(np.ones(2), dtype=np.float32).dtype == np.float32
+    assert Tensor(np.ones(2, np.float32), dtype=np.float64).dtype == np.float64
+
+
+def test_repr_shows_four_decimals_the_dtype_and_requires_grad():
+    assert repr(Tensor([1.23456789, 2.0])) == "Tensor([1.2346 2.    ], dtype=float32)"
+    assert repr(Tensor([1.5], requires_grad=True)) == "Tensor([1.5], dtype=float32, requires_grad=True)"
+    assert repr(Tensor(np.arange(20.0))).count("...") == 0
+    assert repr(Tensor(np.arange(21.0))) == "Tensor([ 0.  1.  2. ... 18. 19. 20.], dtype=float64)"
+    assert repr(Tensor(np.ones((2, 2)))) == "Tensor([[1. 1.]\n        [1. 1.]], dtype=float64)"
+
+
+def test_reduction_and_shape_defaults():
+    x = Tensor(np.array([[3.0, 1.0], [2.0, 4.0]]))
+    assert x.min().shape == x.argmax().shape == x.argmin().shape == x.var().shape == ()
+    assert (x.argmax().item(), x.argmin().item()) == (3, 1)
+    data = np.array([1.0, 2.0, 4.0, 7.0])
+    np.testing.assert_allclose(Tensor(data).std().item(), np.std(data, ddof=1), rtol=1e-6)
+    assert Tensor(np.ones((2, 3, 4))).flatten().shape == (2, 12)
+    assert Tensor(np.ones(3)).flatten().shape == (3,)
+    assert Tensor(np.float32(2.0)).flatten().shape == (1,)
+    assert Tensor(np.arange(6.0)).view(3, 2).shape == (3, 2)
+    mask = Tensor(np.array([[True, False], [True, True]]))
+    assert mask.min().item() is False and mask.min(axis=[0, 1]).item() is False
+    np.testing.assert_array_equal(mask.min(axis=0).data, [True, False])
+    assert mask.min(axis=1, keepdims=True).shape == (2, 1)
+
+
+def test_activation_defaults():
+    x = np.array([-2.0, 1.0])
+    np.testing.assert_allclose(Tensor(x).leaky_relu().data, [-0.02, 1.0], rtol=1e-12)
+    np.testing.assert_allclose(Tensor(x).elu().data, [np.expm1(-2.0), 1.0], rtol=1e-12)
+    from scipy.special import erf
+    np.testing.assert_allclose(Tensor(x).gelu().data, x * (1 + erf(x / np.sqrt(2))) / 2, rtol=1e-12)
+    np.testing.assert_allclose(Tensor(x).silu().data, x / (1 + np.exp(-x)), rtol=1e-12)
+
+
+def test_axis_checks():
+    x = Tensor(np.ones(2))
+    with pytest.raises(TypeError, match=r"^transpose: axis must be an int, got 0\.5$"):
+        x.transpose(0.5, 0)
+    with pytest.raises(TypeError, match=r"^argmax: axis must be an int, got True$"):
+        x.argmax(axis=True)
+    with pytest.raises(ValueError, match=r"^transpose: axis 3 is out of range for 1 axes$"):
+        x.transpose(0, 3)
+    for bad in (-2, 1):
+        with pytest.raises(ValueError, match=rf"^argmax: axis {bad} is out of range for 1 axes$"):
+            x.argmax(axis=bad)
+    assert Tensor(np.float32(1.0)).argmax(axis=-1).item() == 0
+    with pytest.raises(ValueError, match=r"^argmin: axis 1 is out of range for 0 axes$"):
+        Tensor(np.float32(1.0)).argmin(axis=1)
+    with pytest.raises(ValueError, match=r"^unsqueeze: axis 5 is out of range for 2 axes$"):
+        x.unsqueeze(5)
+
+
+def test_tensor_api_messages_are_exact():
+    cases = [
+        (ValueError, r"<: shapes \(1, 2\) and \(3,\) cannot be broadcast together",
+         lambda: Tensor([[1, 2]]) < Tensor([1, 2, 3])),
+        (ValueError, r"the truth value of a tensor with 2 elements \(shape \(2,\)\) is ambiguous; use "
+                     r"\.any\(\), \.all\(\) or compare an item\(\)", lambda: bool(Tensor([1.0, 2.0]))),
+        (TypeError, r"astype: Tensor dtype must be float32, float64 or bool, got int32",
+         lambda: Tensor([1.0]).astype(np.int32)),
+        (ValueError, r"expand: shape \(3,\) has fewer axes than the tensor's \(2, 3\)",
+         lambda: Tensor(np.ones((2, 3))).expand(3)),
+        (ValueError, r"permute: 1 axes given for a 2-d tensor", lambda: Tensor(np.ones((2, 3))).permute(0)),
+        (ValueError, r"argmin: cannot reduce an empty tensor of shape \(0,\)", lambda: Tensor(np.zeros(0)).argmin()),
+        (ValueError, r"min: cannot reduce an empty tensor of shape \(0,\)",
+         lambda: Tensor(np.zeros(0, bool)).min()),
+        (ValueError, r"item\(\) needs a tensor with one element, got shape \(2,\)",
+         lambda: Tensor([1.0, 2.0]).item()),
+        (TypeError, r"only float tensors can require grad, this one has dtype bool \(bool masks and "
+                    r"integer indices are not differentiable\)", lambda: Tensor(np.array([True])).requires_grad_()),
+        (TypeError, r"~ needs a bool tensor, got dtype float32", lambda: ~Tensor([1.0])),
+        (ValueError, r"arange: step must be non-zero, got 0", lambda: Tensor.arange(0, 3, 0)),
+        (ValueError, r"concatenate needs at least one tensor", lambda: Tensor.concatenate([])),
+        (ValueError, r"stack needs at least one tensor", lambda: Tensor.stack([])),
+        (TypeError, r"Tensor data must be numeric \(bool, int or float\), got dtype <U1 from str",
+         lambda: Tensor("a")),
+        (TypeError, r"cannot build a Tensor from list: setting an array element with a sequence\..*",
+         lambda: Tensor([[1, 2], [3]])),
+        (TypeError, r"Tensor dtype must be float32, float64 or bool, got int64",
+         lambda: Tensor([1.0], dtype=np.int64)),
+    ]
+    for error, message, call in cases:
+        with pytest.raises(error, match=rf"^{message}$"):
+            call()
+    for symbol, op in [("<=", lambda a, b: a <= b), (">", lambda a, b: a > b), (">=", lambda a, b: a >= b),
+                       ("==", lambda a, b: a == b), ("!=", lambda a, b: a != b), ("&", lambda a, b: a & b),
+                       ("|", lambda a, b: a | b)]:
+        with pytest.raises(ValueError, match=rf"^{re.escape(symbol)}: shapes \(2,\) and \(3,\) cannot be"):
+            op(Tensor(np.array([True, False])), np.array([True, False, True]))
+
+
+def test_var_without_degrees_of_freedom_warns_at_the_caller():
+    with pytest.warns(RuntimeWarning, match=r"^var: degrees of freedom n - correction = 1 - 1 <= 0$") as w:
+        out = Tensor([1.0]).var()
+    assert np.isnan(out.item()) and w[0].filename == __file__
+    with pytest.warns(RuntimeWarning, match=r"= 2 - 2 <= 0$"):
+        assert np.isinf(Tensor([1.0, 3.0]).var(correction=2).item())
+
+
+def test_flatten_and_concatenate_take_torch_names():
+    assert Tensor(np.ones((2, 3, 4))).flatten(start_dim=2).shape == (2, 3, 4)
+    assert Tensor.cat([np.ones((1, 2)), np.ones((1, 2))], dim=1).shape == (1, 4)
+
+
+def test_tensors_can_be_weakly_referenced():
+    import weakref
+    t = Tensor([1.0])
+    assert weakref.ref(t)() is t

@@ -607,8 +607,9 @@ class Tensor:
         n = x.size // max(squares.size, 1) if x.size else 0
         dof = max(n - correction, 0)
         if dof == 0:
+            # stacklevel 3: past accept_torch_names's wrapper, to the line that called var()
             warnings.warn(f"var: degrees of freedom n - correction = {n} - {correction} <= 0",
-                          RuntimeWarning, stacklevel=2)
+                          RuntimeWarning, stacklevel=3)
             with np.errstate(divide="ignore", invalid="ignore"):
                 return squares * Tensor._wrap(np.asarray(np.inf, squares.dtype), False)
         return squares * (1.0 / dof)

@@ -1,153 +1,121 @@
-"""Mutation campaign driver behind ``make mutation`` (mutmut 2.5, the ``mutation`` extra).
+"""Mutation campaign behind ``make mutation``: mutmut 2.5's mutants, run by our own engine.
 
-Each source module is mutated on its own, and every mutant runs only the tests that exercise that
-module (``TESTS`` below), with ``-x`` and the derandomised hypothesis profile ``ci``, so one
-campaign stays within an hour on two cores. Results accumulate in ``.mutmut-cache`` (a mutant
-already killed is not re-run; survivors are re-run when the tests change).
-
-Numba: a mutant inside an ``@njit`` kernel is only seen if the kernel is recompiled. With
-``cache=True`` and the source edited in place numba would recompile every kernel of the file on
-every mutant (slow); instead ``kernels/`` modules run their tests under ``NUMBA_DISABLE_JIT=1``,
-where the kernels are plain Python and every mutant is exercised directly. Every other module runs
-with the JIT on (its kernels load from numba's on-disk cache).
+Every mutant of the modules below runs only the tests of that module's test files (``TESTS``)
+that execute its lines (one coverage pass finds them), fastest first, up to the first failure,
+in a child forked from a pytest session that imported everything and collected the tests once;
+the mutant is applied in memory. ``kernels/`` modules run under ``NUMBA_DISABLE_JIT=1`` (their
+kernels are plain Python there, so a mutant takes effect without a recompile). See
+docs/mutation.md.
 
 Usage::
 
-    python tools/mutation.py                 # every module in TESTS
+    python tools/mutation.py                       # every module in TESTS, in that order
     python tools/mutation.py tinygrad_nn/ops/matmul.py tinygrad_nn/autograd.py
-    python tools/mutation.py --report        # the table of the cache's results, no run
-
-Survivors are listed with ``mutmut show <id>``; docs/mutation.md records each one. mutmut edits
-the source in place: never run ``mutmut results``/``show`` (they re-read the source and rewrite
-the cache's line table) or a commit/rebase in the same checkout while a campaign runs; ``--report``
-only reads the cache. Running the campaign in a scratch worktree keeps the working one free.
+    python tools/mutation.py --jobs 2              # two workers (default: 2)
+    python tools/mutation.py --report              # the table and survivors file from the cache
+    python tools/mutation.py --verify 20 MODULE    # also re-run 20 decided mutants the slow way
 """
 import argparse
 import os
-import shlex
-import sqlite3
-import subprocess
 import sys
-import time
+from pathlib import Path
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tools"))
 
-# module -> pytest arguments (files, optionally narrowed with -k) that exercise it.
+from mutation_engine.campaign import Campaign, Target  # noqa: E402
+from mutation_engine.report import format_header, format_row, write_survivors  # noqa: E402
+
+SURVIVORS = ROOT / "docs" / "mutation-survivors.md"
+VERDICTS = ROOT / "docs" / "mutation-verdicts.toml"
+
+# the engine and the Tensor: their own tests (check_module's gradchecks of every op are the ops')
+CORE = ["tests/test_tensor_ops.py", "tests/test_tensor_api.py", "tests/test_autograd.py",
+        "tests/test_mutation_kills.py", "tests/test_random_graphs.py"]
+OPS = CORE + ["tests/test_check_module.py"]
+NN = ["tests/test_nn.py", "tests/test_module_api.py", "tests/test_norm_layers.py", "tests/test_losses.py",
+      "tests/test_check_module.py", "tests/test_mutation_kills.py", "tests/test_serialization.py"]
+OPTIM = ["tests/test_optim.py", "tests/test_mutation_kills.py"]
+
+# module -> the test files whose tests may be run against its mutants (coverage picks, within
+# them, the tests that execute each mutant's lines). The order is the campaign's order; the last
+# five are being rewritten, so they run last (and are re-run after that lands).
 TESTS = {
-    "tinygrad_nn/autograd.py": ["tests/test_autograd.py", "tests/test_mutation_kills.py"],
-    "tinygrad_nn/ops/matmul.py": ["tests/test_tensor_ops.py", "tests/test_mutation_kills.py",
-                                  "-k", "matmul or linear or Linear or dense"],
-    "tinygrad_nn/ops/conv.py": ["tests/test_ops_nn.py", "tests/test_mutation_kills.py", "-k", "conv2d"],
-    "tinygrad_nn/ops/pool.py": ["tests/test_ops_nn.py", "tests/test_mutation_kills.py", "-k", "pool"],
-    "tinygrad_nn/ops/embedding.py": ["tests/test_norm_layers.py", "-k", "mbedding"],
-    "tinygrad_nn/ops/movement.py": ["tests/test_tensor_ops.py", "tests/test_mutation_kills.py"],
-    "tinygrad_nn/ops/reduce.py": ["tests/test_tensor_ops.py", "tests/test_mutation_kills.py"],
-    "tinygrad_nn/ops/elementwise.py": ["tests/test_tensor_ops.py", "tests/test_kernels.py",
-                                       "tests/test_mutation_kills.py"],
-    "tinygrad_nn/ops/loss.py": ["tests/test_losses.py", "tests/test_tensor_ops.py"],
-    "tinygrad_nn/ops/norm.py": ["tests/test_norm_layers.py"],
-    "tinygrad_nn/optim/clip.py": ["tests/test_optim.py", "-k", "clip"],
-    "tinygrad_nn/optim/plateau.py": ["tests/test_optim.py", "-k", "lateau"],
-    "tinygrad_nn/optim/schedules.py": ["tests/test_optim.py", "-k", "LR or schedul or lr"],
-    "tinygrad_nn/optim/optimizer.py": ["tests/test_optim.py"],
-    "tinygrad_nn/optim/optimizers.py": ["tests/test_optim.py"],
-    "tinygrad_nn/tensor.py": ["tests/test_tensor_api.py", "tests/test_tensor_ops.py",
-                              "tests/test_autograd.py"],
+    "tinygrad_nn/autograd.py": CORE,
+    "tinygrad_nn/tensor.py": CORE,
+    "tinygrad_nn/ops/matmul.py": OPS + ["tests/test_nn.py"],
+    "tinygrad_nn/ops/pool.py": ["tests/test_ops_nn.py", "tests/test_mutation_kills.py",
+                                "tests/test_check_module.py"],
+    "tinygrad_nn/ops/embedding.py": ["tests/test_norm_layers.py", "tests/test_nn.py",
+                                     "tests/test_check_module.py", "tests/test_mutation_kills.py"],
+    "tinygrad_nn/ops/movement.py": OPS,
+    "tinygrad_nn/ops/reduce.py": OPS,
+    "tinygrad_nn/ops/elementwise.py": OPS,
+    "tinygrad_nn/ops/loss.py": OPS + ["tests/test_losses.py"],
+    "tinygrad_nn/optim/clip.py": OPTIM,
+    "tinygrad_nn/optim/plateau.py": OPTIM,
+    "tinygrad_nn/optim/schedules.py": OPTIM,
+    "tinygrad_nn/optim/optimizer.py": OPTIM,
+    "tinygrad_nn/optim/optimizers.py": OPTIM,
     "tinygrad_nn/training.py": ["tests/test_training.py"],
-    "tinygrad_nn/nn/activations.py": ["tests/test_nn.py", "tests/test_norm_layers.py"],
-    "tinygrad_nn/nn/containers.py": ["tests/test_nn.py", "tests/test_module_api.py"],
-    "tinygrad_nn/nn/embedding.py": ["tests/test_norm_layers.py"],
-    "tinygrad_nn/nn/init.py": ["tests/test_nn.py"],
-    "tinygrad_nn/nn/layers.py": ["tests/test_nn.py", "tests/test_ops_nn.py"],
-    "tinygrad_nn/nn/losses.py": ["tests/test_losses.py"],
-    "tinygrad_nn/nn/module.py": ["tests/test_module_api.py", "tests/test_nn.py"],
-    "tinygrad_nn/nn/normalization.py": ["tests/test_norm_layers.py"],
-    "tinygrad_nn/kernels/activations.py": ["tests/test_kernels.py", "tests/test_tensor_ops.py"],
-    "tinygrad_nn/kernels/conv.py": ["tests/test_kernels.py", "tests/test_ops_nn.py"],
-    "tinygrad_nn/kernels/embedding.py": ["tests/test_norm_layers.py", "-k", "mbedding"],
-    "tinygrad_nn/kernels/norm.py": ["tests/test_kernels.py", "tests/test_norm_layers.py"],
+    "tinygrad_nn/nn/activations.py": NN,
+    "tinygrad_nn/nn/containers.py": NN,
+    "tinygrad_nn/nn/embedding.py": NN,
+    "tinygrad_nn/nn/init.py": NN,
+    "tinygrad_nn/nn/layers.py": NN + ["tests/test_ops_nn.py"],
+    "tinygrad_nn/nn/losses.py": NN,
+    "tinygrad_nn/nn/module.py": NN,
+    "tinygrad_nn/nn/normalization.py": NN,
+    "tinygrad_nn/kernels/__init__.py": ["tests/test_kernels.py"],
+    "tinygrad_nn/kernels/embedding.py": ["tests/test_kernels.py", "tests/test_norm_layers.py"],
     "tinygrad_nn/kernels/optim.py": ["tests/test_kernels.py", "tests/test_optim.py"],
     "tinygrad_nn/kernels/pool.py": ["tests/test_kernels.py", "tests/test_ops_nn.py"],
     "tinygrad_nn/kernels/softmax.py": ["tests/test_kernels.py", "tests/test_losses.py"],
     "tinygrad_nn/kernels/vecmath.py": ["tests/test_kernels.py"],
+    # being rewritten: last
+    "tinygrad_nn/kernels/conv.py": ["tests/test_kernels.py", "tests/test_ops_nn.py"],
+    "tinygrad_nn/kernels/norm.py": ["tests/test_kernels.py", "tests/test_norm_layers.py"],
+    "tinygrad_nn/ops/norm.py": ["tests/test_norm_layers.py", "tests/test_check_module.py"],
+    "tinygrad_nn/ops/conv.py": ["tests/test_ops_nn.py", "tests/test_mutation_kills.py",
+                                "tests/test_check_module.py"],
+    "tinygrad_nn/kernels/activations.py": ["tests/test_kernels.py", "tests/test_tensor_ops.py"],
 }
 
-STATUSES = ("ok_killed", "bad_survived", "bad_timeout", "ok_suspicious", "skipped", "untested")
+
+def jit(module):
+    """Kernel modules run under NUMBA_DISABLE_JIT=1, except kernels/__init__.py: its njit wrapper
+    only does anything (the cache guard) with the JIT on."""
+    return "/kernels/" not in module or module.endswith("kernels/__init__.py")
 
 
-def runner(module):
-    """The shell-free command mutmut runs for each mutant of ``module``."""
-    args = [a for a in TESTS[module] if a == "-k" or os.path.exists(os.path.join(ROOT, a))
-            or not a.startswith("tests/")]
-    return " ".join([shlex.quote(sys.executable), "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider",
-                     "-p", "no:randomly"] + [shlex.quote(a) for a in args])
-
-
-def environment(module):
-    # PYTHONPATH: the tests import the (mutated) tree this script sits in, whatever checkout the
-    # virtualenv's editable install points to, so a campaign can run in a scratch worktree.
-    env = dict(os.environ, HYPOTHESIS_PROFILE="ci", PYTHONPATH=ROOT)
-    if "/kernels/" in module:
-        env["NUMBA_DISABLE_JIT"] = "1"
-    return env
-
-
-def counts():
-    """{filename: {status: n}} from mutmut's cache."""
-    path = os.path.join(ROOT, ".mutmut-cache")
-    if not os.path.exists(path):
-        return {}
-    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    rows = con.execute("SELECT s.filename, m.status, COUNT(*) FROM mutant m JOIN line l ON m.line = l.id "
-                       "JOIN sourcefile s ON l.sourcefile = s.id GROUP BY s.filename, m.status").fetchall()
-    out = {}
-    for filename, status, n in rows:
-        out.setdefault(filename, dict.fromkeys(STATUSES, 0))[status] = n
-    return out
-
-
-def report(times=None):
-    times = times or {}
-    print(f"{'module':40s} {'mutants':>7s} {'killed':>6s} {'survived':>8s} {'timeout':>7s} "
-          f"{'untested':>8s} {'kill %':>6s} {'wall s':>7s}")
-    for filename, c in sorted(counts().items()):
-        total = sum(c.values())
-        killed = c["ok_killed"] + c["bad_timeout"] + c["ok_suspicious"]
-        tested = total - c["untested"] - c["skipped"]
-        rate = f"{100 * killed / tested:.1f}" if tested else "-"
-        wall = f"{times[filename]:.0f}" if filename in times else ""
-        print(f"{filename:40s} {total:7d} {killed:6d} {c['bad_survived']:8d} {c['bad_timeout']:7d} "
-              f"{c['untested'] + c['skipped']:8d} {rate:>6s} {wall:>7s}")
+def targets(modules):
+    return [Target(m, [t for t in TESTS[m] if (ROOT / t).exists()], jit=jit(m)) for m in modules]
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("modules", nargs="*", help="source files (default: every module in TESTS)")
-    parser.add_argument("--report", action="store_true", help="print the cache's table and exit")
+    parser.add_argument("--jobs", type=int, default=2, help="parallel workers (default 2)")
+    parser.add_argument("--report", action="store_true", help="print the cached table and exit")
+    parser.add_argument("--verify", type=int, default=0, metavar="N",
+                        help="also run N decided mutants in a fresh process and compare")
     ns = parser.parse_args()
-    os.chdir(ROOT)
-    if ns.report:
-        report()
-        return 0
     modules = ns.modules or list(TESTS)
     unknown = [m for m in modules if m not in TESTS]
     if unknown:
         parser.error(f"no test mapping for {unknown}; known modules: {sorted(TESTS)}")
-    mutmut = os.path.join(os.path.dirname(sys.executable), "mutmut")
-    times = {}
-    for module in modules:
-        start = time.perf_counter()
-        # -b: a generous fixed timeout base, so a loaded machine does not turn slow runs into
-        # "timeout" verdicts; mutmut exits non-zero when mutants survive, which is not an error here.
-        cmd = [mutmut, "run", "--paths-to-mutate", module, "--runner", runner(module),
-               "--tests-dir", "tests", "-b", "120", "--simple-output", "--no-progress"]
-        print(f"== {module}: {runner(module)}", flush=True)
-        proc = subprocess.run(cmd, env=environment(module))
-        times[module] = time.perf_counter() - start
-        if proc.returncode & 1:
-            print(f"mutmut failed on {module} (exit {proc.returncode})", file=sys.stderr)
-            return 1
-    report(times)
+    campaign = Campaign(ROOT, targets(modules), jobs=ns.jobs, log=lambda s: print(s, flush=True),
+                        universe=targets(list(TESTS)))
+    print(format_header(), flush=True)
+    if ns.report:
+        rows = [campaign.row(t) for t in campaign.targets]
+        for r in rows:
+            print(format_row(r))
+    else:
+        rows = campaign.run(verify=ns.verify)
+    everything = Campaign(ROOT, campaign.universe, jobs=ns.jobs)  # the file covers every module
+    write_survivors(everything, [everything.row(t) for t in everything.targets], SURVIVORS, VERDICTS)
+    print(f"survivors: {os.path.relpath(SURVIVORS, ROOT)}")
     return 0
 
 
