@@ -48,22 +48,29 @@ def test_linear_on_a_single_vector_matches_numpy_and_gradchecks(bias):
 
 
 def test_2d_products_go_through_threads_matmul(monkeypatch):
-    """2-D operands (forward and both gradients) use threads.matmul, which follows
-    tn.set_num_threads; batched ones use numpy's @."""
+    """2-D operands use threads.matmul (forward) and threads.matmul_pair (both gradients),
+    which follow tn.set_num_threads; batched ones use numpy's @."""
     import tinygrad_nn.ops.matmul as M
     calls = []
-    real = M._mm
+    real, real_pair = M._mm, M._mm_pair
 
     def spy(a, b):
         calls.append((a.shape, b.shape))
         return real(a, b)
 
+    def spy_pair(a1, b1, a2, b2):
+        calls.append(((a1.shape, b1.shape), (a2.shape, b2.shape)))
+        return real_pair(a1, b1, a2, b2)
+
     monkeypatch.setattr(M, "_mm", spy)
+    monkeypatch.setattr(M, "_mm_pair", spy_pair)
     rng = np.random.default_rng(1)
     a, b = tn.Tensor(rng.normal(size=(2, 3)), requires_grad=True), tn.Tensor(rng.normal(size=(3, 4)),
                                                                            requires_grad=True)
     (a @ b).sum().backward()
-    assert calls == [((2, 3), (3, 4)), ((2, 4), (4, 3)), ((3, 2), (2, 4))]
+    assert calls == [((2, 3), (3, 4)), (((2, 4), (4, 3)), ((3, 2), (2, 4)))]
+    np.testing.assert_allclose(a.grad, np.ones((2, 4)) @ b.data.T)
+    np.testing.assert_allclose(b.grad, a.data.T @ np.ones((2, 4)))
     calls.clear()
     tn.Tensor(rng.normal(size=(5, 2, 3))) @ tn.Tensor(rng.normal(size=(3, 4)))
     assert calls == []
