@@ -139,9 +139,11 @@ def test_results_are_identical_at_every_thread_count(restore_threads):
 
 @pytest.fixture
 def always_split(monkeypatch):
-    """Every split counts as paying, so matmul splits whatever the machine's load (the tests
-    compare the split's bits, which a busy core would otherwise leave untried)."""
+    """Every split counts as paying and products of any size over MIN_BLOCK_WORK per block are
+    split, so matmul splits whatever the machine's load (the tests compare the split's bits,
+    which a busy core would otherwise leave untried)."""
     monkeypatch.setattr(T, "PAYING_SHARE", float("inf"))
+    monkeypatch.setattr(T, "SPLIT_MIN_WORK", 0)
     monkeypatch.setattr(T, "_split_record", T._SplitRecord())
 
 
@@ -223,17 +225,20 @@ def test_split_plan_blocks(threads):
             assert all(e % multiple == 0 for e in edges[1:-1])
             widths = np.diff(edges)
             assert widths.min() * (m * n * k // size) >= T.MIN_BLOCK_WORK
+            assert m * n * k >= T.SPLIT_MIN_WORK
             assert by_rows or dtype == np.float32  # float64 column cuts change bits
     assert planned > 100
 
 
-def test_split_plan_leaves_small_products_and_one_thread_whole():
+def test_split_plan_leaves_small_products_and_one_thread_whole(monkeypatch):
     f32 = np.dtype(np.float32)
     assert T._split_plan(512, 1024, 1024, f32, 1) is None
     assert T._split_plan(40, 40, 40, f32, 2) is None
     assert T._split_plan(512, 1024, 1024, np.dtype(np.int64), 2) is None
-    assert T._split_plan(100, 784, 50, f32, 2) == (True, [0, 48, 100])
+    assert T._split_plan(100, 784, 50, f32, 2) is None  # under SPLIT_MIN_WORK
     assert T._split_plan(512, 784, 1024, f32, 2) == (False, [0, 512, 1024])
+    monkeypatch.setattr(T, "SPLIT_MIN_WORK", 0)
+    assert T._split_plan(100, 784, 50, f32, 2) == (True, [0, 48, 100])
 
 
 @pytest.mark.parametrize("shapes, parallel", [
@@ -283,16 +288,16 @@ def test_split_record_backs_off_while_splits_do_not_pay():
     record, now = T._SplitRecord(), 100.0
     assert record.may_split(now)
     pauses = []
-    for _ in range(10):  # unpaid splits in a row: whole for 1 ms, 2, 4, ... capped at 100 ms
+    for _ in range(10):  # unpaid splits in a row: whole for 10 ms, 20, 40, ... capped at 1 s
         record.record(1.0, 1.0, now)
         pauses.append(round(1e3 * (record.whole_until - now)))
         assert not record.may_split(now) and record.may_split(record.whole_until)
         now = record.whole_until
-    assert pauses == [1, 2, 4, 8, 16, 32, 64, 100, 100, 100]
-    record.record(0.5, 1.0, now)  # a split that paid: keep splitting, next pause 1 ms again
+    assert pauses == [10, 20, 40, 80, 160, 320, 640, 1000, 1000, 1000]
+    record.record(0.5, 1.0, now)  # a split that paid: keep splitting, next pause 10 ms again
     assert record.may_split(now)
     record.record(0.9, 1.0, now)
-    assert not record.may_split(now) and record.may_split(now + 0.001)
+    assert not record.may_split(now) and record.may_split(now + 0.01)
 
 
 def test_matmul_runs_whole_while_splits_do_not_pay(monkeypatch, restore_threads):
@@ -300,6 +305,7 @@ def test_matmul_runs_whole_while_splits_do_not_pay(monkeypatch, restore_threads)
     thread) until the pause ends; then they are split again, with the same bits either way."""
     tn.set_num_threads(2)
     monkeypatch.setattr(T, "PAYING_SHARE", 0.0)  # no split pays
+    monkeypatch.setattr(T, "SPLIT_MIN_WORK", 0)
     monkeypatch.setattr(T, "FIRST_WHOLE_SECONDS", 3600.0)  # a pause no test outlasts
     monkeypatch.setattr(T, "_split_record", T._SplitRecord())
     splits = []

@@ -45,6 +45,11 @@ BLAS_SELF_SINGLE = 65536 * 4
 # OpenBLAS's small-matrix kernels (M*N*K <= 1e6), which round differently from the whole
 # product's, and the hand-off to a worker (about 10 us) would no longer be small beside them.
 MIN_BLOCK_WORK = 1 << 20
+# Products under this many multiply-adds are not split at all. The seed MLP's 100x784 @ 784x50
+# (3.9M) split in two measured 103-155 us against 96-105 us whole on this machine under the
+# load we had (a worker wake-up and the join cost about as much as half the product), and
+# unpaid tries of such splits made the seed MLP loop 25-30% slower under contention.
+SPLIT_MIN_WORK = 1 << 22
 # Block edges fall on multiples of these (rows, columns) of the product, per dtype; None: never
 # cut that way. OpenBLAS computes a product in tiles (SkylakeX: 16 rows for float32, 24 for
 # float64); a cut between tiles leaves every tile, and so every bit, as in the whole product.
@@ -53,13 +58,14 @@ MIN_BLOCK_WORK = 1 << 20
 # dtypes, transposed operands); float64 cuts across columns, even at multiples of 192, did not. Other dtypes are not split. (Keyed by dtype:
 # ``dtype.name`` costs a microsecond, a dict lookup a tenth of that.)
 EDGE_MULTIPLES = {np.dtype(np.float32): (16, 16), np.dtype(np.float64): (48, None)}
-# A split pays when it takes at most this share of the time the whole product would take on
-# one thread. One that does not (a busy core held the worker back) makes products run whole for
-# a while: 1 ms after the first, doubling with each unpaid split in a row up to 100 ms, so that
-# under lasting contention a split is tried ten times a second and a quiet machine is noticed
-# within 0.1 s.
+# A split pays when it takes at most this share of the time the calling thread would take for
+# the whole product. One that does not (the worker was held back by a busy core) makes products
+# run whole for a while: 10 ms after the first, doubling with each unpaid split in a row up to
+# 1 s, so that under lasting contention a split is tried once a second (a failed try can cost a
+# millisecond: under a load average of 4, unpaid tries every 1-100 ms made the seed MLP loop
+# 995 ms against 746 ms with none) and a quiet machine is noticed within a second.
 PAYING_SHARE = 0.8
-FIRST_WHOLE_SECONDS, MAX_WHOLE_SECONDS = 0.001, 0.1
+FIRST_WHOLE_SECONDS, MAX_WHOLE_SECONDS = 0.01, 1.0
 # How long the calling thread polls for the pool's last tasks before it blocks (see _wait_for).
 JOIN_POLL_SECONDS = 0.0002
 
@@ -314,10 +320,11 @@ def _split_plan(m, k, n, dtype, threads):
     the next free one, so a busy core costs at most the split's gain), cut across the dimension
     whose blocks repack the smaller shared operand (a block of rows packs all of b, a block of
     columns all of a), the other one when the first has no room; edges on ``EDGE_MULTIPLES``,
-    every block at least ``MIN_BLOCK_WORK`` multiply-adds.
+    every block at least ``MIN_BLOCK_WORK`` multiply-adds, none for products under
+    ``SPLIT_MIN_WORK``.
     """
     multiples = EDGE_MULTIPLES.get(dtype)
-    if threads < 2 or multiples is None:
+    if threads < 2 or multiples is None or m * n * k < SPLIT_MIN_WORK:
         return None
     for by_rows in ((True, False) if n <= m else (False, True)):
         size, multiple = (m, multiples[0]) if by_rows else (n, multiples[1])
@@ -403,7 +410,8 @@ def matmul_pair(a1, b1, a2, b2):
     """
     pairs = ((a1, b1), (a2, b2))
     works = [a.shape[0] * a.shape[1] * b.shape[1] for a, b in pairs]
-    if (get_num_threads() < 2 or min(works) < 2 * MIN_BLOCK_WORK or max(works) > 2 * min(works)
+    large = max(SPLIT_MIN_WORK, 2 * MIN_BLOCK_WORK)
+    if (get_num_threads() < 2 or min(works) < large or max(works) > 2 * min(works)
             or not _split_record.may_split(time.perf_counter())):
         return matmul(a1, b1), matmul(a2, b2)
     outs = [None, None]
@@ -434,21 +442,43 @@ def _split_product(a, b, by_rows, edges):
 
 def _run_judged(tasks, shares):
     """Run ``tasks`` (callables; ``shares``: each one's fraction of the work) on the pool, and
-    record whether that paid against one thread doing it all. That one-thread time is judged
-    by the CPU time of the calling thread's first task (CPU time, not wall time: a worker woken
-    onto the caller's own core, the other being busy, stretches the caller's wall time, not
-    its CPU time)."""
-    caller, one_thread_seconds = threading.get_ident(), []
+    record whether that paid against the calling thread doing it all. That thread's time for
+    everything is judged from the wall time of its own first task, which a busy neighbour
+    stretches as it would stretch the whole. A run whose threads all worked on one CPU (a
+    worker woken onto the caller's core while the other core was busy) never pays: it only
+    stretched the caller's task."""
+    caller, caller_seconds, cpus = threading.get_ident(), [], set()
 
     def run(task, slot):
-        mine = not one_thread_seconds and threading.get_ident() == caller
-        start = time.thread_time() if mine else 0.0
+        cpus.add(_current_cpu())  # at the task's start: a thread may move, rarely
+        mine = not caller_seconds and threading.get_ident() == caller
+        start = time.perf_counter() if mine else 0.0
         tasks[task]()
         if mine:
-            one_thread_seconds.append((time.thread_time() - start) / shares[task])
+            caller_seconds.append((time.perf_counter() - start) / shares[task])
 
     start = time.perf_counter()
     parallel_for(run, len(tasks))
-    if one_thread_seconds:
-        end = time.perf_counter()
-        _split_record.record(end - start, one_thread_seconds[0], end)
+    end = time.perf_counter()
+    if caller_seconds:
+        seconds = end - start if len(cpus) > 1 else float("inf")  # one CPU: nothing gained
+        _split_record.record(seconds, caller_seconds[0], end)
+
+
+def _cpu_reader():
+    """``sched_getcpu`` from the C library (a fraction of a microsecond), or a stand-in that
+    reports a distinct CPU each call where there is none (no same-CPU runs are detected)."""
+    try:
+        import ctypes
+
+        getcpu = ctypes.CDLL(None).sched_getcpu
+        getcpu.restype, getcpu.argtypes = ctypes.c_int, []
+        getcpu()
+        return getcpu
+    except (AttributeError, OSError):  # pragma: no cover - not glibc
+        import itertools
+
+        return itertools.count().__next__
+
+
+_current_cpu = _cpu_reader()
