@@ -1009,3 +1009,54 @@ def test_clip_grad_norm_is_also_nn_utils_clip_grad_norm_():
     from tinygrad_nn import nn
 
     assert nn.utils.clip_grad_norm_ is clip_grad_norm_
+
+
+# ---------------------------------------------------------------- pinned by make mutation
+# (docs/mutation.md): clip_grad_norm_'s checks, messages and edge cases.
+def test_clip_grad_norm_nonfinite_is_clipped_by_default_and_raises_on_request():
+    import math
+    p = Tensor([1.0, 2.0], requires_grad=True)
+    p.grad = np.array([np.inf, 1.0], np.float32)
+    assert math.isinf(clip_grad_norm_(p, 1.0).item())  # default: no error
+    p.grad = np.array([np.inf, 1.0], np.float32)
+    with pytest.raises(RuntimeError, match=r"^clip_grad_norm_: the total norm of order 2\.0 of the gradients "
+                                           r"is inf; pass error_if_nonfinite=False to clip anyway$"):
+        clip_grad_norm_(p, 1.0, error_if_nonfinite=True)
+    np.testing.assert_array_equal(p.grad, [np.inf, 1.0])  # left alone
+    p.grad = np.array([3.0, 4.0], np.float32)
+    assert clip_grad_norm_(p, 1.0, error_if_nonfinite=True).item() == 5.0  # finite: no error
+
+
+def test_clip_grad_norm_argument_checks():
+    p = Tensor([1.0], requires_grad=True)
+    p.grad = np.ones(1, np.float32)
+    cases = [
+        (TypeError, r"clip_grad_norm_: params\[1\] must be a Tensor, got float", lambda: clip_grad_norm_([p, 1.0], 1.0)),
+        (ValueError, r"clip_grad_norm_: max_norm must be a finite number >= 0, got -1\.0",
+         lambda: clip_grad_norm_(p, -1.0)),
+        (ValueError, r"clip_grad_norm_: norm_type must be a number > 0 or math\.inf, got '2'",
+         lambda: clip_grad_norm_(p, 1.0, norm_type="2")),
+        (ValueError, r"clip_grad_norm_: norm_type must be a number > 0 or math\.inf, got True",
+         lambda: clip_grad_norm_(p, 1.0, norm_type=True)),
+        (TypeError, r"clip_grad_norm_: error_if_nonfinite must be a bool, got 'yes'",
+         lambda: clip_grad_norm_(p, 1.0, error_if_nonfinite="yes")),
+    ]
+    for error, message, call in cases:
+        with pytest.raises(error, match=rf"^{message}$"):
+            call()
+
+
+def test_clip_grad_norm_inf_norm_of_an_empty_gradient_is_zero():
+    import math
+    empty, p = Tensor(np.zeros(0), requires_grad=True), Tensor([-3.0, 2.0], requires_grad=True)
+    empty.grad, p.grad = np.zeros(0), np.array([-3.0, 2.0])
+    assert clip_grad_norm_([empty], 1.0, norm_type=math.inf).item() == 0.0
+    assert clip_grad_norm_([empty, p], 10.0, norm_type=math.inf).item() == 3.0
+
+
+def test_plateau_repr_shows_its_state():
+    from tinygrad_nn.optim import Plateau
+    p = Plateau(mode="min", tol=0.1)
+    p.step(1.0)
+    p.step(0.95)
+    assert repr(p) == "Plateau(mode='min', tol=0.1, best=0.95, num_bad_epochs=1)"
