@@ -1055,8 +1055,42 @@ def test_clip_grad_norm_inf_norm_of_an_empty_gradient_is_zero():
 
 
 def test_plateau_repr_shows_its_state():
-    from tinygrad_nn.optim import Plateau
+
     p = Plateau(mode="min", tol=0.1)
     p.step(1.0)
     p.step(0.95)
     assert repr(p) == "Plateau(mode='min', tol=0.1, best=0.95, num_bad_epochs=1)"
+
+
+def test_plateau_keeps_plain_floats():
+
+    p = Plateau()
+    p.step(Tensor(np.float32(0.5)))
+    assert type(p.best) is float and p.best == 0.5
+
+
+def test_schedule_messages_are_exact():
+    p = Tensor([1.0], requires_grad=True)
+    opt = SGD([p], lr=0.1)
+    cases = [
+        (TypeError, r"StepLR needs an Optimizer, got str", lambda: StepLR("x", step_size=1)),
+        (TypeError, r"MultiStepLR: milestones must be a list of epochs, got 3",
+         lambda: MultiStepLR(opt, milestones=3)),
+        (TypeError, r"LambdaLR: lr_lambda must be callable\(s\), got 3", lambda: LambdaLR(opt, lr_lambda=3)),
+        (ValueError, r"OneCycleLR: give either total_steps or both epochs and steps_per_epoch",
+         lambda: OneCycleLR(opt, max_lr=1.0)),
+        (ValueError, r"OneCycleLR: cycle_momentum=True needs an optimizer with a momentum or betas, and "
+                     r"Adagrad has neither; pass cycle_momentum=False",
+         lambda: OneCycleLR(Adagrad([p], lr=0.1), max_lr=1.0, total_steps=10)),
+    ]
+    for error, message, call in cases:
+        with pytest.raises(error, match=rf"^{message}$"):
+            call()
+
+
+def test_reduce_on_plateau_exposes_its_plateau_state():
+    p = Tensor([1.0], requires_grad=True)
+    s = ReduceLROnPlateau(SGD([p], lr=0.1), patience=3)
+    s.step(1.0)
+    s.step(2.0)
+    assert (s.best, s.num_bad_epochs) == (1.0, 1)
