@@ -1055,7 +1055,6 @@ def test_clip_grad_norm_inf_norm_of_an_empty_gradient_is_zero():
 
 
 def test_plateau_repr_shows_its_state():
-
     p = Plateau(mode="min", tol=0.1)
     p.step(1.0)
     p.step(0.95)
@@ -1063,7 +1062,6 @@ def test_plateau_repr_shows_its_state():
 
 
 def test_plateau_keeps_plain_floats():
-
     p = Plateau()
     p.step(Tensor(np.float32(0.5)))
     assert type(p.best) is float and p.best == 0.5
