@@ -1092,3 +1092,12 @@ def test_reduce_on_plateau_exposes_its_plateau_state():
     s.step(1.0)
     s.step(2.0)
     assert (s.best, s.num_bad_epochs) == (1.0, 1)
+
+
+def test_reduce_on_plateau_stops_once_the_rate_is_at_min_lr():
+    opt = SGD([Tensor([1.0], requires_grad=True)], lr=0.1)
+    s = ReduceLROnPlateau(opt, factor=0.5, patience=0, min_lr=0.1)
+    assert s.step(1.0) is True
+    assert s.step(2.0) is False and opt.lr == 0.1  # at min_lr already: stop, not lower it
+    with pytest.raises(ValueError, match=r"^ReduceLROnPlateau\.step: the metric is NaN \(training diverged\?\)$"):
+        s.step(float("nan"))
