@@ -1101,3 +1101,43 @@ def test_reduce_on_plateau_stops_once_the_rate_is_at_min_lr():
     assert s.step(2.0) is False and opt.lr == 0.1  # at min_lr already: stop, not lower it
     with pytest.raises(ValueError, match=r"^ReduceLROnPlateau\.step: the metric is NaN \(training diverged\?\)$"):
         s.step(float("nan"))
+
+
+def test_param_group_edits_and_their_messages():
+    p, q = Tensor([1.0], requires_grad=True), Tensor([2.0], requires_grad=True)
+    group = SGD([p], lr=0.1).param_groups[0]
+    assert group.setdefault("lr", 5.0) == 0.1 and group["lr"] == 0.1  # an existing key is kept
+    with pytest.raises(TypeError, match=r"^a group's 'params' cannot be reassigned; build a new optimizer "
+                                        r"or call add_param_group$"):
+        group["params"] = [q]
+    with pytest.raises(KeyError) as info:
+        group["bogus"] = 1
+    assert info.value.args[0] == ("SGD param groups have no key 'bogus'; valid keys: "
+                                  f"{sorted(k for k in group if k != 'params')}")
+    assert "params" not in info.value.args[0].split("valid keys: ")[1]
+    with pytest.raises(TypeError, match=r"^param group keys cannot be removed$"):
+        del group["lr"]
+
+
+def test_optimizer_parameter_list_messages_are_exact():
+    p, q = Tensor([1.0], requires_grad=True), Tensor([2.0], requires_grad=True)
+    cases = [
+        (TypeError, r"params must be an iterable of Tensors or of param-group dicts \(e\.g\. "
+                    r"module\.parameters\(\)\), got a single Tensor; wrap it in a list", lambda: SGD(p, lr=0.1)),
+        (TypeError, r"params must be an iterable of Tensors or of param-group dicts \(e\.g\. "
+                    r"module\.parameters\(\)\), got a single dict; wrap it in a list",
+         lambda: SGD({"params": [p]}, lr=0.1)),
+        (ValueError, r"Adam got an empty parameter list", lambda: Adam([], lr=0.1)),
+        (TypeError, r"params must be all Tensors or all param-group dicts, not a mix",
+         lambda: SGD([p, {"params": [q]}], lr=0.1)),
+        (ValueError, r"SGD: param group 0 has an empty 'params' list", lambda: SGD([{"params": []}], lr=0.1)),
+        (ValueError, r"SGD: param group 0 has unknown key 'bogus'; valid keys: \['lr', 'momentum', "
+                     r"'nesterov', 'velocity', 'weight_decay'\]", lambda: SGD([{"params": [p], "bogus": 1}], lr=0.1)),
+        (TypeError, r"params\[1\] must be a Tensor, got int", lambda: SGD([p, 3], lr=0.1)),
+        (ValueError, r"params\[1\] appears more than once in the parameter list", lambda: SGD([p, p], lr=0.1)),
+        (TypeError, r"a param group must be a dict with a 'params' list, got 3",
+         lambda: SGD([p], lr=0.1).add_param_group(3)),
+    ]
+    for error, message, call in cases:
+        with pytest.raises(error, match=rf"^{message}$"):
+            call()
