@@ -1141,3 +1141,12 @@ def test_optimizer_parameter_list_messages_are_exact():
     for error, message, call in cases:
         with pytest.raises(error, match=rf"^{message}$"):
             call()
+
+
+def test_optimizer_repr_shows_params_groups_and_hyperparameters():
+    p, q = Tensor([1.0], requires_grad=True), Tensor([2.0], requires_grad=True)
+    assert repr(SGD([p], lr=0.1, momentum=0.9)) == ("SGD(1 params, lr=0.1, momentum=0.9, nesterov=False, "
+                                                    "weight_decay=0.0, velocity='gradient')")
+    assert repr(Adam([{"params": [p]}, {"params": [q], "lr": 0.5, "weight_decay": 0.1}], lr=0.1)) == (
+        "Adam(2 params in 2 groups, lr=per group, betas=(0.9, 0.999), eps=1e-08, weight_decay=0.0, "
+        "eps_placement='corrected')")
