@@ -1150,3 +1150,33 @@ def test_optimizer_repr_shows_params_groups_and_hyperparameters():
     assert repr(Adam([{"params": [p]}, {"params": [q], "lr": 0.5, "weight_decay": 0.1}], lr=0.1)) == (
         "Adam(2 params in 2 groups, lr=per group, betas=(0.9, 0.999), eps=1e-08, weight_decay=0.0, "
         "eps_placement='corrected')")
+
+
+def test_load_state_dict_messages_are_exact_and_a_whole_float_step_loads():
+    p = Tensor([1.0, 2.0], requires_grad=True)
+    opt = Adam([p], lr=0.1)
+    (p * p).sum().backward()
+    opt.step()
+    good = opt.state_dict()
+
+    def broken(drop=(), **changes):
+        sd = {k: v for k, v in good.items() if k not in drop}
+        sd.update({k.replace("__", "."): v for k, v in changes.items()})
+        return sd
+
+    cases = [
+        (r"Adam\.load_state_dict: missing key 'param_groups\.0\.params'", broken(drop=["param_groups.0.params"])),
+        (r"Adam\.load_state_dict: unexpected key 'param_groups\.1\.lr' \(this optimizer has 1 param groups\)",
+         broken(param_groups__1__lr=0.1)),
+        (r"Adam\.load_state_dict: unexpected key 'bogus\.0'", broken(bogus__0=1.0)),
+        (r"Adam\.load_state_dict: key 'exp_avg\.5' refers to parameter 5, but the optimizer has 1",
+         broken(exp_avg__5=np.zeros(2))),
+        (r"Adam\.load_state_dict: 'exp_avg\.0' must hold floats, got dtype int64",
+         broken(exp_avg__0=np.zeros(2, np.int64))),
+    ]
+    for message, sd in cases:
+        with pytest.raises(ValueError, match=rf"^{message}$"):
+            Adam([p], lr=0.1).load_state_dict(sd)
+    fresh = Adam([p], lr=0.1)
+    fresh.load_state_dict(broken(step__0=1.0))
+    assert fresh.state[0]["step"] == 1 and type(fresh.state[0]["step"]) is int
