@@ -563,3 +563,8 @@ def test_seeded_models_are_deterministic():
         np.testing.assert_array_equal(pa.data, pb.data)
     np.testing.assert_array_equal(a(x).data, b(x).data)  # dropout masks too
     assert not np.array_equal(a.parameters()[0].data, c.parameters()[0].data)
+
+
+def test_sequential_rejects_a_layer_that_is_not_callable():
+    with pytest.raises(TypeError, match=r"^Sequential: layer 1 is a int, not a Module or a callable$"):
+        nn.Sequential(nn.ReLU(), 3)

@@ -227,3 +227,27 @@ def test_norm_and_embedding_kernels_check_their_inputs_before_running():
         KE.embedding_backward(np.array([0, 5]), np.zeros((2, 3)), 5, -1)
     with pytest.raises(ValueError, match=r"indices has shape \(3,\), expected \(2,\)"):
         KE.embedding_backward(np.array([0, 1, 2]), np.zeros((2, 3)), 5, -1)
+
+
+# ---------------------------------------------------------------- pinned by make mutation
+# (docs/mutation.md): Embedding's argument checks (exact messages, the smallest valid sizes) and repr.
+def test_embedding_argument_messages_are_exact():
+    cases = [
+        (ValueError, r"Embedding: num_embeddings must be an integer >= 1, got 0", lambda: nn.Embedding(0, 2)),
+        (ValueError, r"Embedding: embedding_dim must be an integer >= 1, got 0", lambda: nn.Embedding(1, 0)),
+        (ValueError, r"Embedding: padding_idx must be an integer in \[-3, 2\], got 3",
+         lambda: nn.Embedding(3, 2, padding_idx=3)),
+        (TypeError, r"Embedding: dtype must be float32 or float64, got dtype\('int32'\)",
+         lambda: nn.Embedding(3, 2, dtype=np.int32)),
+    ]
+    for error, message, call in cases:
+        with pytest.raises(error, match=rf"^{message}$"):
+            call()
+    assert nn.Embedding(1, 1).weight.shape == (1, 1)  # the smallest table
+    assert nn.Embedding(3, 2, padding_idx=2).padding_idx == 2  # the last row is a valid padding row
+    assert nn.Embedding(3, 2, padding_idx=-3).padding_idx == 0
+
+
+def test_embedding_repr():
+    assert repr(nn.Embedding(3, 2)) == "Embedding(3, 2)"
+    assert repr(nn.Embedding(3, 2, padding_idx=-1)) == "Embedding(3, 2, padding_idx=2)"
