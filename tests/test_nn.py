@@ -568,3 +568,25 @@ def test_seeded_models_are_deterministic():
 def test_sequential_rejects_a_layer_that_is_not_callable():
     with pytest.raises(TypeError, match=r"^Sequential: layer 1 is a int, not a Module or a callable$"):
         nn.Sequential(nn.ReLU(), 3)
+
+
+def test_he_normal_draws_mean_0_std_sqrt_2_over_fan_in_and_checks_its_arguments():
+    from tinygrad_nn.nn import init as I
+    w = I.he_normal(2000, 50, rng=0)
+    assert abs(w.mean()) < 1e-3 and abs(w.std() / np.sqrt(2 / 2000) - 1) < 0.01
+    assert I.he_normal(1, 3, rng=0).shape == (1, 3)  # fan_in 1 is allowed
+    for call, message in [(lambda: I.he_normal(0, 3), r"he_normal: fan_in must be positive, got 0"),
+                          (lambda: I.glorot_bound(0, 0), r"glorot_bound: fan_in \+ fan_out must be positive, got 0 \+ 0")]:
+        with pytest.raises(ValueError, match=rf"^{message}$"):
+            call()
+    with pytest.raises(ValueError, match=r"^he_normal: gain must be a real number, got 'x'$"):
+        I.he_normal(2, 3, gain="x")
+
+
+def test_loss_modules_defaults_and_repr():
+    x, t = Tensor(np.array([0.5, 3.0])), np.zeros(2)
+    np.testing.assert_allclose(nn.SmoothL1Loss()(x, t).item(), (0.125 + 2.5) / 2, rtol=1e-12)  # beta 1
+    z, c = Tensor(np.array([[1.0, 2.0], [0.5, 0.1]])), np.array([1, 0])
+    assert nn.CrossEntropyLoss()(z, c).item() == F.cross_entropy(z, c).item()  # no smoothing
+    assert repr(nn.SmoothL1Loss(beta=0.5)) == "SmoothL1Loss(reduction='mean', beta=0.5)"
+    assert repr(nn.MSELoss()) == "MSELoss(reduction='mean')"
