@@ -1,5 +1,7 @@
 """Losses with reduction= (issue 11 item 14): values against numpy transcriptions of PyTorch's
 formulas, gradients by finite differences under hypothesis, and against real PyTorch."""
+import re
+
 import numpy as np
 import pytest
 import scipy.special as sp
@@ -143,3 +145,100 @@ def test_losses_against_pytorch(reduction):
         np.testing.assert_allclose(A.grad, TA.grad.numpy(), rtol=1e-10, atol=1e-12, err_msg=msg)
         if float_target:
             np.testing.assert_allclose(B.grad, TB.grad.numpy(), rtol=1e-10, atol=1e-12, err_msg=msg)
+
+
+# ---------------------------------------------------------------- pinned by make mutation
+# (docs/mutation.md): every loss names itself in its messages; defaults and reductions.
+ELEMENTWISE_LOSSES = ["mse_loss", "l1_loss", "smooth_l1_loss", "binary_cross_entropy",
+                      "binary_cross_entropy_with_logits"]
+
+
+@pytest.mark.parametrize("name", ELEMENTWISE_LOSSES)
+def test_elementwise_loss_messages_name_the_loss(name):
+    loss = getattr(F, name)
+    arg = "logits" if name.endswith("logits") else "input"
+    x = Tensor(np.array([0.2, 0.7]))
+    cases = [
+        (ValueError, rf"{name}: reduction must be one of 'mean', 'sum', 'none', got 'avg'",
+         lambda: loss(x, np.zeros(2), reduction="avg")),
+        (TypeError, rf"{name}: {arg} must be a float Tensor, got dtype bool",
+         lambda: loss(Tensor(np.array([True, False])), np.zeros(2))),
+        (TypeError, rf"{name}: {arg} must be a Tensor, got ndarray \(wrap arrays with tinygrad_nn\.Tensor\)",
+         lambda: loss(np.ones(2), np.zeros(2))),
+        (TypeError, rf"{name}: target must be numeric, got str", lambda: loss(x, "ab")),
+        (ValueError, rf"{name}: target shape \(3,\) does not match input shape \(2,\)", lambda: loss(x, np.zeros(3))),
+        (ValueError, rf"{name}: the mean over an empty input is undefined; use reduction='sum' or 'none'",
+         lambda: loss(Tensor(np.zeros(0)), np.zeros(0))),
+    ]
+    for error, message, call in cases:
+        with pytest.raises(error, match=rf"^{message}$"):
+            call()
+
+
+@pytest.mark.parametrize("name, rows_of", [("cross_entropy", "logits"), ("nll_loss", "the input")])
+def test_class_loss_messages_name_the_loss(name, rows_of):
+    loss = getattr(F, name)
+    scores = Tensor(np.array([[1.0, 2.0], [0.5, 0.1]]))
+    cases = [
+        (rf"{name}: target shape \(3,\) does not match 2 rows of {rows_of} \(expected \(2,\)\)",
+         lambda: loss(scores, np.array([0, 1, 1]))),
+        (rf"{name}: target values \[5\] are out of range for 2 classes \(valid: 0 to 1\)",
+         lambda: loss(scores, np.array([0, 5]))),
+        (rf"{name}: target must be integer class indices, got non-integer values \[0\.5\]",
+         lambda: loss(scores, np.array([0.5, 1.0]))),
+        (rf"{name}: reduction must be one of 'mean', 'sum', 'none', got 'x'",
+         lambda: loss(scores, np.array([0, 1]), reduction="x")),
+    ]
+    for message, call in cases:
+        with pytest.raises(ValueError, match=rf"^{message}$"):
+            call()
+    with pytest.raises(TypeError, match=rf"^{name}: \w+ must be a Tensor, got ndarray"):
+        loss(np.ones((2, 2)), np.array([0, 1]))
+
+
+def test_cross_entropy_and_nll_shape_checks():
+    for shape in [(3,), (2, 0)]:
+        with pytest.raises(ValueError, match=rf"^cross_entropy: logits must be 2-D \(n, k\) with k >= 1, got "
+                                             rf"shape {re.escape(str(shape))}$"):
+            F.cross_entropy(Tensor(np.ones(shape)), np.array([0, 1]))
+    with pytest.raises(ValueError, match=r"^nll_loss: input must be 2-D \(n, k\), got shape \(3,\)$"):
+        F.nll_loss(Tensor(np.ones(3)), np.array([0, 1, 1]))
+    with pytest.raises(ValueError, match=r"^cross_entropy: label_smoothing must be in \[0, 1\], got 2\.0$"):
+        F.cross_entropy(Tensor(np.ones((2, 2))), np.array([0, 1]), label_smoothing=2.0)
+    empty = Tensor(np.ones((0, 3)))
+    with pytest.raises(ValueError, match=r"^cross_entropy: the mean over an empty batch \(0 rows\) is "
+                                         r"undefined; use reduction='sum' or 'none'$"):
+        F.cross_entropy(empty, np.zeros(0, int))
+    assert F.cross_entropy(empty, np.zeros(0, int), reduction="sum").item() == 0.0
+    assert F.cross_entropy(empty, np.zeros(0, int), reduction="none").shape == (0,)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_cross_entropy_gradient_for_each_reduction(reduction):
+    z = np.array([[1.0, 2.0, 0.5], [0.1, -1.0, 0.3]])
+    t = np.array([2, 0])
+    logits = Tensor(z, requires_grad=True)
+    out = F.cross_entropy(logits, t, reduction=reduction)
+    seed = np.array([1.0, 3.0]) if reduction == "none" else None
+    out.backward(seed)
+    p = np.exp(z - z.max(axis=1, keepdims=True))
+    p /= p.sum(axis=1, keepdims=True)
+    per_row = {"mean": np.full(2, 0.5), "sum": np.ones(2), "none": seed}[reduction]
+    np.testing.assert_allclose(logits.grad, (p - np.eye(3)[t]) * per_row[:, None], rtol=1e-12)
+
+
+def test_loss_defaults_and_node_defaults():
+    from tinygrad_nn.ops.loss import CrossEntropy
+    z, t = Tensor(np.array([[1.0, 2.0], [0.5, 0.1]])), np.array([1, 0])
+    assert F.cross_entropy(z, t).item() == F.nll_loss(z.log_softmax(axis=1), t).item()  # no smoothing
+    assert CrossEntropy.apply(z, t).item() == F.cross_entropy(z, t).item()  # the node: mean
+    np.testing.assert_allclose(F.smooth_l1_loss(Tensor(np.array([0.5, 3.0])), np.zeros(2)).item(),
+                               (0.125 + 2.5) / 2, rtol=1e-12)  # beta 1
+
+
+def test_cross_entropy_keeps_no_logits():
+    logits = Tensor(np.array([[1.0, 2.0], [0.5, 0.1]]), requires_grad=True)
+    loss = F.cross_entropy(logits, np.array([1, 0]))
+    logits.data = logits.data + 1.0  # its backward uses the probabilities it kept, not the logits
+    loss.backward()
+    assert logits.grad.shape == (2, 2)

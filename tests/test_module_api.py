@@ -203,3 +203,60 @@ def test_modules_with_buffers_pickle_and_copy():
             np.testing.assert_array_equal(a, b, err_msg=k)
         assert [n for n, _ in clone.named_buffers()] == ["0.running_mean", "0.running_var",
                                                         "0.num_batches_tracked"]
+
+
+# ---------------------------------------------------------------- pinned by make mutation
+# (docs/mutation.md): Module's exact messages, private attributes skipped, requires_grad_.
+def test_module_messages_are_exact():
+    m = nn.Dense(2, 2, rng=0)
+    cases = [
+        (ValueError, r"register_buffer: name must be a public identifier, got '_x'",
+         lambda: m.register_buffer("_x", np.zeros(2))),
+        (ValueError, r"register_buffer: name must be a public identifier, got 'a b'",
+         lambda: m.register_buffer("a b", np.zeros(2))),
+        (ValueError, r"register_buffer: 'buf' requires grad; a buffer is not trained \(assign it as an "
+                     r"attribute to make a parameter\)",
+         lambda: m.register_buffer("buf", Tensor([1.0], requires_grad=True))),
+        (TypeError, r"register_buffer: 'buf2' must be numeric, got dtype <U1",
+         lambda: m.register_buffer("buf2", np.array(["a"]))),
+        (TypeError, r"apply needs a callable Module -> None, got int", lambda: m.apply(3)),
+        (TypeError, r"load_state_dict expects a mapping name -> array, got list", lambda: m.load_state_dict([1])),
+        (NotImplementedError, r"Module must define forward\(\)", lambda: nn.Module()(1)),
+    ]
+    for error, message, call in cases:
+        with pytest.raises(error, match=rf"^{message}$"):
+            call()
+    with pytest.raises(KeyError) as info:
+        m.register_buffer("weight", np.zeros(2))
+    assert info.value.args[0] == "register_buffer: attribute 'weight' already exists on Dense"
+    sd = m.state_dict()
+    bad = {"weight": np.zeros((3, 3)), "extra": np.zeros(1), "more": np.zeros(1)}
+    with pytest.raises(ValueError, match=r"^load_state_dict into Dense: missing keys \['bias'\]; unexpected "
+                                         r"keys \['extra', 'more'\]; shape mismatch: 'weight' expected \(2, 2\), "
+                                         r"got \(3, 3\)$"):
+        m.load_state_dict(bad)
+    with pytest.raises(ValueError, match=r"^load_state_dict into Dense: bad values: 'weight' has dtype <U1, "
+                                         r"which cannot become float32, 'bias' has dtype <U1, which cannot "
+                                         r"become float32$"):
+        m.load_state_dict({"weight": np.full((2, 2), "a"), "bias": np.full(2, "b")})
+    m.load_state_dict(sd)
+
+
+def test_private_attributes_are_skipped_and_requires_grad_defaults_to_true():
+    class Net(nn.Module):
+        def __init__(self):
+            self.a = nn.Dense(1, 1, rng=0)
+            self._hidden = nn.Dense(1, 1, rng=0)
+            self.b = nn.Dense(1, 1, rng=0)
+            self.register_buffer("count", np.zeros(1))
+
+        def forward(self, x):
+            return x
+
+    net = Net()
+    assert [n for n, _ in net.named_parameters()] == ["a.weight", "a.bias", "b.weight", "b.bias"]
+    assert len(net.modules()) == 3
+    net.requires_grad_(False)
+    assert net.parameters() == []
+    net.requires_grad_()
+    assert len(net.parameters()) == 4 and net.count.requires_grad is False

@@ -312,7 +312,8 @@ def test_softmax_outputs_are_kept_so_changing_them_raises(op):
 def test_integer_and_bool_operands_take_the_float_partners_dtype():
     from tinygrad_nn.ops.elementwise import as_float
     big = np.array([2 ** 25 + 1])  # not a float32
-    assert as_float(big, np.float64)[0] == 2 ** 25 + 1 and as_float(big).dtype == np.float32
+    wide = as_float(big, np.float64)
+    assert wide.dtype == np.float64 and wide.item() == 2 ** 25 + 1 and as_float(big).dtype == np.float32
     assert as_float(np.array([True]), np.int64).dtype == np.float32
     idx = tn.Tensor(np.array([[1.0, 5.0, 2.0]])).argmax(axis=1)  # an int64 tensor
     f32 = tn.Tensor(np.array([2.0], np.float32))
@@ -329,3 +330,90 @@ def test_elementwise_messages_are_exact():
         tn.Tensor(np.ones(2)).clip()
     with pytest.raises(ValueError, match=r"^gelu: approximate must be 'none' or 'tanh', got 'x'$"):
         tn.Tensor(np.ones(2)).gelu(approximate="x")
+
+
+# which values each op's backward keeps: changing a kept value after the forward pass raises,
+# changing anything else is allowed (name: op, keeps its input, keeps its output)
+KEEPS = {
+    "add": (lambda x: x + 1.0, False, False), "sub": (lambda x: x - 1.0, False, False),
+    "mul": (lambda x: x * 2.0, True, False), "div": (lambda x: x / 2.0, True, True),
+    "pow": (lambda x: x ** 2.0, True, True), "maximum": (lambda x: x.maximum(0.5), True, False),
+    "neg": (lambda x: -x, False, False), "exp": (lambda x: x.exp(), False, True),
+    "log": (lambda x: x.log(), True, False), "sqrt": (lambda x: x.sqrt(), False, True),
+    "abs": (lambda x: x.abs(), True, False), "clip": (lambda x: x.clip(0.0, 1.0), False, False),
+    "relu": (lambda x: x.relu(), True, True), "cast": (lambda x: x.astype(np.float32), False, False),
+    "gelu": (lambda x: x.gelu(), True, False),
+}
+
+
+@pytest.mark.parametrize("changed", ["input", "output"])
+@pytest.mark.parametrize("name", KEEPS)
+def test_changing_what_an_elementwise_op_keeps_raises_and_nothing_else(name, changed):
+    op, keeps_input, keeps_output = KEEPS[name]
+    x = tn.Tensor(np.array([0.25, 2.0]), requires_grad=True)
+    y = op(x)
+    loss = y[0] + y[1]  # indexing keeps nothing
+    if changed == "input":
+        x.data = x.data + 0.0
+    else:
+        y.data = y.data + 0.0
+    if (keeps_input if changed == "input" else keeps_output):
+        with pytest.raises(RuntimeError, match=r"was modified after the forward pass"):
+            loss.backward()
+    else:
+        loss.backward()
+        assert x.grad.shape == (2,)
+
+
+@pytest.mark.parametrize("approximate", ["none", "tanh"])
+def test_gelu_values_and_gradients_match_the_formulas(approximate):
+    from scipy.special import erf
+    x = np.array([-3.0, -0.5, 0.0, 0.7, 2.5])
+    if approximate == "none":
+        expected = 0.5 * x * (1 + erf(x / np.sqrt(2)))
+    else:
+        expected = 0.5 * x * (1 + np.tanh(np.sqrt(2 / np.pi) * (x + 0.044715 * x ** 3)))
+    t = tn.Tensor(x, requires_grad=True)
+    out = t.gelu(approximate=approximate)
+    np.testing.assert_allclose(out.data, expected, rtol=1e-12, atol=1e-15)
+    assert gradcheck(lambda a: a.gelu(approximate=approximate), x)
+
+
+def test_maximum_splits_the_gradient_of_ties():
+    a, b = tn.Tensor([1.0, 2.0, 3.0], requires_grad=True), tn.Tensor([2.0, 2.0, 2.0], requires_grad=True)
+    a.maximum(b).sum().backward()
+    np.testing.assert_array_equal(a.grad, [0.0, 0.5, 1.0])
+    np.testing.assert_array_equal(b.grad, [1.0, 0.5, 0.0])
+
+
+def test_pow_exponent_gradient_is_zero_where_the_base_has_no_log():
+    base, exponent = tn.Tensor([-2.0, 0.0, 3.0]), tn.Tensor([2.0, 2.0, 2.0], requires_grad=True)
+    (base ** exponent).sum().backward()
+    np.testing.assert_allclose(exponent.grad, [0.0, 0.0, 9.0 * np.log(3.0)], rtol=1e-6)
+
+
+def test_abs_and_clip_gradients_at_the_kinks():
+    x = tn.Tensor([-2.0, 0.0, 3.0], requires_grad=True)
+    x.abs().sum().backward()
+    np.testing.assert_array_equal(x.grad, [-1.0, 0.0, 1.0])
+    y = tn.Tensor([-1.0, 0.0, 1.0, 2.0, 3.0], requires_grad=True)
+    y.clip(0.0, 2.0).sum().backward()  # the bounds are inside
+    np.testing.assert_array_equal(y.grad, [0.0, 1.0, 1.0, 1.0, 0.0])
+
+
+def test_activation_node_defaults_to_parameter_0():
+    from tinygrad_nn.ops.elementwise import Activation
+    out = Activation.apply(tn.Tensor(np.array([-2.0, 3.0])), name="leaky_relu")
+    np.testing.assert_array_equal(out.data, [0.0, 3.0])
+
+
+def test_binary_op_messages_name_the_op():
+    for name, op in [("sub", lambda a, b: a - b), ("div", lambda a, b: a / b), ("pow", lambda a, b: a ** b),
+                     ("maximum", lambda a, b: a.maximum(b)), ("mul", lambda a, b: a * b)]:
+        with pytest.raises(ValueError, match=rf"^{name}: operand shapes \(2,\) and \(3,\) cannot be "
+                                             r"broadcast together$"):
+            op(tn.Tensor(np.ones(2)), tn.Tensor(np.ones(3)))
+    from tinygrad_nn.tensor import where
+    with pytest.raises(ValueError, match=r"^where: shapes \(2,\), \(3,\) and \(3,\) cannot be broadcast "
+                                         r"together$"):
+        where(np.array([True, False]), tn.Tensor(np.ones(3)), tn.Tensor(np.ones(3)))

@@ -2,6 +2,7 @@
 gradients through small stacks, repr, determinism and bad input."""
 import math
 import pickle
+import re
 
 import numpy as np
 import pytest
@@ -563,3 +564,58 @@ def test_seeded_models_are_deterministic():
         np.testing.assert_array_equal(pa.data, pb.data)
     np.testing.assert_array_equal(a(x).data, b(x).data)  # dropout masks too
     assert not np.array_equal(a.parameters()[0].data, c.parameters()[0].data)
+
+
+def test_sequential_rejects_a_layer_that_is_not_callable():
+    with pytest.raises(TypeError, match=r"^Sequential: layer 1 is a int, not a Module or a callable$"):
+        nn.Sequential(nn.ReLU(), 3)
+
+
+def test_he_normal_draws_mean_0_std_sqrt_2_over_fan_in_and_checks_its_arguments():
+    from tinygrad_nn.nn import init as I
+    w = I.he_normal(2000, 50, rng=0)
+    assert abs(w.mean()) < 1e-3 and abs(w.std() / np.sqrt(2 / 2000) - 1) < 0.01
+    assert I.he_normal(1, 3, rng=0).shape == (1, 3)  # fan_in 1 is allowed
+    for call, message in [(lambda: I.he_normal(0, 3), r"he_normal: fan_in must be positive, got 0"),
+                          (lambda: I.glorot_bound(0, 0), r"glorot_bound: fan_in \+ fan_out must be positive, got 0 \+ 0")]:
+        with pytest.raises(ValueError, match=rf"^{message}$"):
+            call()
+    with pytest.raises(ValueError, match=r"^he_normal: gain must be a real number, got 'x'$"):
+        I.he_normal(2, 3, gain="x")
+
+
+def test_loss_modules_defaults_and_repr():
+    x, t = Tensor(np.array([0.5, 3.0])), np.zeros(2)
+    np.testing.assert_allclose(nn.SmoothL1Loss()(x, t).item(), (0.125 + 2.5) / 2, rtol=1e-12)  # beta 1
+    z, c = Tensor(np.array([[1.0, 2.0], [0.5, 0.1]])), np.array([1, 0])
+    assert nn.CrossEntropyLoss()(z, c).item() == F.cross_entropy(z, c).item()  # no smoothing
+    assert repr(nn.SmoothL1Loss(beta=0.5)) == "SmoothL1Loss(reduction='mean', beta=0.5)"
+    assert repr(nn.MSELoss()) == "MSELoss(reduction='mean')"
+
+
+def test_activation_layer_messages_defaults_and_reprs():
+    from tinygrad_nn.nn.activations import ACTIVATIONS, get_activation
+    cases = [
+        (ValueError, r"GELU: approximate must be one of 'none', 'tanh', got 'x'", lambda: nn.GELU(approximate="x")),
+        (ValueError, r"Softplus: beta must be a finite number > 0, got 0\.0", lambda: nn.Softplus(beta=0.0)),
+        (ValueError, r"Softplus: threshold must be a real number, got 'a'", lambda: nn.Softplus(threshold="a")),
+        (TypeError, r"Lambda needs a callable Tensor -> Tensor, got int", lambda: nn.Lambda(3)),
+        (TypeError, r"Lambda\(<lambda>\): the function must return a Tensor, got int",
+         lambda: nn.Lambda(lambda t: 3)(Tensor([1.0]))),
+        (ValueError, rf"unknown activation 'nope'; known: {re.escape(str(sorted(ACTIVATIONS)))}, or pass a "
+                     r"callable Tensor -> Tensor", lambda: get_activation("nope")),
+        (TypeError, r"activation must be a name, a Module or a callable, got int", lambda: get_activation(3)),
+    ]
+    for error, message, call in cases:
+        with pytest.raises(error, match=rf"^{message}$"):
+            call()
+    reprs = {nn.GELU(): "GELU()", nn.GELU(approximate="tanh"): "GELU(approximate='tanh')",
+             nn.Softplus(): "Softplus(beta=1.0, threshold=20.0)", nn.ELU(): "ELU(alpha=1.0)",
+             nn.Softmax(): "Softmax(axis=-1)", nn.LeakyReLU(): "LeakyReLU(slope=0.01)"}
+    for layer, text in reprs.items():
+        assert repr(layer) == text
+    x = Tensor(np.array([[-2.0, 1.0], [0.5, 3.0]]))
+    np.testing.assert_allclose(nn.LeakyReLU()(x).data[0], [-0.02, 1.0], rtol=1e-12)
+    np.testing.assert_allclose(nn.ELU()(x).data[0], [np.expm1(-2.0), 1.0], rtol=1e-12)
+    x3 = Tensor(np.random.default_rng(0).normal(size=(2, 3, 4)))
+    np.testing.assert_allclose(nn.Softmax()(x3).data.sum(axis=-1), np.ones((2, 3)), rtol=1e-12)

@@ -227,3 +227,75 @@ def test_norm_and_embedding_kernels_check_their_inputs_before_running():
         KE.embedding_backward(np.array([0, 5]), np.zeros((2, 3)), 5, -1)
     with pytest.raises(ValueError, match=r"indices has shape \(3,\), expected \(2,\)"):
         KE.embedding_backward(np.array([0, 1, 2]), np.zeros((2, 3)), 5, -1)
+
+
+# ---------------------------------------------------------------- pinned by make mutation
+# (docs/mutation.md): Embedding's argument checks (exact messages, the smallest valid sizes) and repr.
+def test_embedding_argument_messages_are_exact():
+    cases = [
+        (ValueError, r"Embedding: num_embeddings must be an integer >= 1, got 0", lambda: nn.Embedding(0, 2)),
+        (ValueError, r"Embedding: embedding_dim must be an integer >= 1, got 0", lambda: nn.Embedding(1, 0)),
+        (ValueError, r"Embedding: padding_idx must be an integer in \[-3, 2\], got 3",
+         lambda: nn.Embedding(3, 2, padding_idx=3)),
+        (TypeError, r"Embedding: dtype must be float32 or float64, got dtype\('int32'\)",
+         lambda: nn.Embedding(3, 2, dtype=np.int32)),
+    ]
+    for error, message, call in cases:
+        with pytest.raises(error, match=rf"^{message}$"):
+            call()
+    assert nn.Embedding(1, 1).weight.shape == (1, 1)  # the smallest table
+    assert nn.Embedding(3, 2, padding_idx=2).padding_idx == 2  # the last row is a valid padding row
+    assert nn.Embedding(3, 2, padding_idx=-3).padding_idx == 0
+
+
+def test_embedding_repr():
+    assert repr(nn.Embedding(3, 2)) == "Embedding(3, 2)"
+    assert repr(nn.Embedding(3, 2, padding_idx=-1)) == "Embedding(3, 2, padding_idx=2)"
+
+
+def test_norm_layer_argument_messages_are_exact():
+    cases = [
+        (ValueError, r"BatchNorm2D: eps must be a finite number > 0, got 0\.0", lambda: nn.BatchNorm2D(2, eps=0.0)),
+        (TypeError, r"BatchNorm2D: affine must be a bool, got 1", lambda: nn.BatchNorm2D(2, affine=1)),
+        (TypeError, r"BatchNorm2D: track_running_stats must be a bool, got 1",
+         lambda: nn.BatchNorm2D(2, track_running_stats=1)),
+        (TypeError, r"BatchNorm1D: dtype must be float32 or float64, got dtype\('int32'\)",
+         lambda: nn.BatchNorm1D(2, dtype=np.int32)),
+        (ValueError, r"BatchNorm1D\(3, eps=1e-05, momentum=0\.1, affine=True, track_running_stats=True\): "
+                     r"expected input \(N, C\) or \(N, C, L\) with C=3, got shape \(2, 2\)",
+         lambda: nn.BatchNorm1D(3)(Tensor(np.ones((2, 2))))),
+        (ValueError, r"LayerNorm: normalized_shape must name at least one axis, got \(\)", lambda: nn.LayerNorm(())),
+        (ValueError, r"LayerNorm: normalized_shape must be an integer >= 1, got 0", lambda: nn.LayerNorm((0,))),
+        (ValueError, r"LayerNorm: eps must be a finite number > 0, got 0\.0", lambda: nn.LayerNorm(3, eps=0.0)),
+        (TypeError, r"LayerNorm: elementwise_affine must be a bool, got 1",
+         lambda: nn.LayerNorm(3, elementwise_affine=1)),
+        (TypeError, r"LayerNorm: bias must be a bool, got 1", lambda: nn.LayerNorm(3, bias=1)),
+        (TypeError, r"LayerNorm: dtype must be float32 or float64, got dtype\('int32'\)",
+         lambda: nn.LayerNorm(3, dtype=np.int32)),
+    ]
+    for error, message, call in cases:
+        with pytest.raises(error, match=rf"^{message}$"):
+            call()
+    assert nn.LayerNorm(1).normalized_shape == (1,)  # the smallest axis
+
+
+def test_layer_norm_defaults_and_repr():
+    layer = nn.LayerNorm(3)
+    assert layer.weight.requires_grad and layer.bias is not None and layer.bias.requires_grad
+    assert layer.weight.dtype == np.float32 and nn.LayerNorm(3, dtype=np.float64).bias.dtype == np.float64
+    assert repr(layer) == "LayerNorm((3,), eps=1e-05)"
+    assert repr(nn.LayerNorm((2, 3), elementwise_affine=False)) == "LayerNorm((2, 3), eps=1e-05, elementwise_affine=False)"
+    assert repr(nn.BatchNorm1D(3)) == "BatchNorm1D(3, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True)"
+
+
+def test_reset_running_stats_restores_mean_0_var_1_and_no_batches():
+    layer = nn.BatchNorm1D(2)
+    layer(Tensor(np.random.default_rng(0).normal(3.0, 2.0, size=(8, 2))))
+    assert layer.num_batches_tracked.data == 1
+    layer.reset_running_stats()
+    np.testing.assert_array_equal(layer.running_mean.data, [0.0, 0.0])
+    np.testing.assert_array_equal(layer.running_var.data, [1.0, 1.0])
+    assert layer.num_batches_tracked.data == 0
+    off = nn.BatchNorm1D(2, track_running_stats=False)
+    off.reset_running_stats()  # nothing to reset
+    assert off.running_mean is None and off.running_var is None and off.num_batches_tracked is None

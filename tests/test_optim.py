@@ -1009,3 +1009,174 @@ def test_clip_grad_norm_is_also_nn_utils_clip_grad_norm_():
     from tinygrad_nn import nn
 
     assert nn.utils.clip_grad_norm_ is clip_grad_norm_
+
+
+# ---------------------------------------------------------------- pinned by make mutation
+# (docs/mutation.md): clip_grad_norm_'s checks, messages and edge cases.
+def test_clip_grad_norm_nonfinite_is_clipped_by_default_and_raises_on_request():
+    import math
+    p = Tensor([1.0, 2.0], requires_grad=True)
+    p.grad = np.array([np.inf, 1.0], np.float32)
+    assert math.isinf(clip_grad_norm_(p, 1.0).item())  # default: no error
+    p.grad = np.array([np.inf, 1.0], np.float32)
+    with pytest.raises(RuntimeError, match=r"^clip_grad_norm_: the total norm of order 2\.0 of the gradients "
+                                           r"is inf; pass error_if_nonfinite=False to clip anyway$"):
+        clip_grad_norm_(p, 1.0, error_if_nonfinite=True)
+    np.testing.assert_array_equal(p.grad, [np.inf, 1.0])  # left alone
+    p.grad = np.array([3.0, 4.0], np.float32)
+    assert clip_grad_norm_(p, 1.0, error_if_nonfinite=True).item() == 5.0  # finite: no error
+
+
+def test_clip_grad_norm_argument_checks():
+    p = Tensor([1.0], requires_grad=True)
+    p.grad = np.ones(1, np.float32)
+    cases = [
+        (TypeError, r"clip_grad_norm_: params\[1\] must be a Tensor, got float", lambda: clip_grad_norm_([p, 1.0], 1.0)),
+        (ValueError, r"clip_grad_norm_: max_norm must be a finite number >= 0, got -1\.0",
+         lambda: clip_grad_norm_(p, -1.0)),
+        (ValueError, r"clip_grad_norm_: norm_type must be a number > 0 or math\.inf, got '2'",
+         lambda: clip_grad_norm_(p, 1.0, norm_type="2")),
+        (ValueError, r"clip_grad_norm_: norm_type must be a number > 0 or math\.inf, got True",
+         lambda: clip_grad_norm_(p, 1.0, norm_type=True)),
+        (TypeError, r"clip_grad_norm_: error_if_nonfinite must be a bool, got 'yes'",
+         lambda: clip_grad_norm_(p, 1.0, error_if_nonfinite="yes")),
+    ]
+    for error, message, call in cases:
+        with pytest.raises(error, match=rf"^{message}$"):
+            call()
+
+
+def test_clip_grad_norm_inf_norm_of_an_empty_gradient_is_zero():
+    import math
+    empty, p = Tensor(np.zeros(0), requires_grad=True), Tensor([-3.0, 2.0], requires_grad=True)
+    empty.grad, p.grad = np.zeros(0), np.array([-3.0, 2.0])
+    assert clip_grad_norm_([empty], 1.0, norm_type=math.inf).item() == 0.0
+    assert clip_grad_norm_([empty, p], 10.0, norm_type=math.inf).item() == 3.0
+
+
+def test_plateau_repr_shows_its_state():
+    p = Plateau(mode="min", tol=0.1)
+    p.step(1.0)
+    p.step(0.95)
+    assert repr(p) == "Plateau(mode='min', tol=0.1, best=0.95, num_bad_epochs=1)"
+
+
+def test_plateau_keeps_plain_floats():
+    p = Plateau()
+    p.step(Tensor(np.float32(0.5)))
+    assert type(p.best) is float and p.best == 0.5
+
+
+def test_schedule_messages_are_exact():
+    p = Tensor([1.0], requires_grad=True)
+    opt = SGD([p], lr=0.1)
+    cases = [
+        (TypeError, r"StepLR needs an Optimizer, got str", lambda: StepLR("x", step_size=1)),
+        (TypeError, r"MultiStepLR: milestones must be a list of epochs, got 3",
+         lambda: MultiStepLR(opt, milestones=3)),
+        (TypeError, r"LambdaLR: lr_lambda must be callable\(s\), got 3", lambda: LambdaLR(opt, lr_lambda=3)),
+        (ValueError, r"OneCycleLR: give either total_steps or both epochs and steps_per_epoch",
+         lambda: OneCycleLR(opt, max_lr=1.0)),
+        (ValueError, r"OneCycleLR: cycle_momentum=True needs an optimizer with a momentum or betas, and "
+                     r"Adagrad has neither; pass cycle_momentum=False",
+         lambda: OneCycleLR(Adagrad([p], lr=0.1), max_lr=1.0, total_steps=10)),
+    ]
+    for error, message, call in cases:
+        with pytest.raises(error, match=rf"^{message}$"):
+            call()
+
+
+def test_reduce_on_plateau_exposes_its_plateau_state():
+    p = Tensor([1.0], requires_grad=True)
+    s = ReduceLROnPlateau(SGD([p], lr=0.1), patience=3)
+    s.step(1.0)
+    s.step(2.0)
+    assert (s.best, s.num_bad_epochs) == (1.0, 1)
+
+
+def test_reduce_on_plateau_stops_once_the_rate_is_at_min_lr():
+    opt = SGD([Tensor([1.0], requires_grad=True)], lr=0.1)
+    s = ReduceLROnPlateau(opt, factor=0.5, patience=0, min_lr=0.1)
+    assert s.step(1.0) is True
+    assert s.step(2.0) is False and opt.lr == 0.1  # at min_lr already: stop, not lower it
+    with pytest.raises(ValueError, match=r"^ReduceLROnPlateau\.step: the metric is NaN \(training diverged\?\)$"):
+        s.step(float("nan"))
+
+
+def test_param_group_edits_and_their_messages():
+    p, q = Tensor([1.0], requires_grad=True), Tensor([2.0], requires_grad=True)
+    group = SGD([p], lr=0.1).param_groups[0]
+    assert group.setdefault("lr", 5.0) == 0.1 and group["lr"] == 0.1  # an existing key is kept
+    with pytest.raises(TypeError, match=r"^a group's 'params' cannot be reassigned; build a new optimizer "
+                                        r"or call add_param_group$"):
+        group["params"] = [q]
+    with pytest.raises(KeyError) as info:
+        group["bogus"] = 1
+    assert info.value.args[0] == ("SGD param groups have no key 'bogus'; valid keys: "
+                                  f"{sorted(k for k in group if k != 'params')}")
+    assert "params" not in info.value.args[0].split("valid keys: ")[1]
+    with pytest.raises(TypeError, match=r"^param group keys cannot be removed$"):
+        del group["lr"]
+
+
+def test_optimizer_parameter_list_messages_are_exact():
+    p, q = Tensor([1.0], requires_grad=True), Tensor([2.0], requires_grad=True)
+    cases = [
+        (TypeError, r"params must be an iterable of Tensors or of param-group dicts \(e\.g\. "
+                    r"module\.parameters\(\)\), got a single Tensor; wrap it in a list", lambda: SGD(p, lr=0.1)),
+        (TypeError, r"params must be an iterable of Tensors or of param-group dicts \(e\.g\. "
+                    r"module\.parameters\(\)\), got a single dict; wrap it in a list",
+         lambda: SGD({"params": [p]}, lr=0.1)),
+        (ValueError, r"Adam got an empty parameter list", lambda: Adam([], lr=0.1)),
+        (TypeError, r"params must be all Tensors or all param-group dicts, not a mix",
+         lambda: SGD([p, {"params": [q]}], lr=0.1)),
+        (ValueError, r"SGD: param group 0 has an empty 'params' list", lambda: SGD([{"params": []}], lr=0.1)),
+        (ValueError, r"SGD: param group 0 has unknown key 'bogus'; valid keys: \['lr', 'momentum', "
+                     r"'nesterov', 'velocity', 'weight_decay'\]", lambda: SGD([{"params": [p], "bogus": 1}], lr=0.1)),
+        (TypeError, r"params\[1\] must be a Tensor, got int", lambda: SGD([p, 3], lr=0.1)),
+        (ValueError, r"params\[1\] appears more than once in the parameter list", lambda: SGD([p, p], lr=0.1)),
+        (TypeError, r"a param group must be a dict with a 'params' list, got 3",
+         lambda: SGD([p], lr=0.1).add_param_group(3)),
+    ]
+    for error, message, call in cases:
+        with pytest.raises(error, match=rf"^{message}$"):
+            call()
+
+
+def test_optimizer_repr_shows_params_groups_and_hyperparameters():
+    p, q = Tensor([1.0], requires_grad=True), Tensor([2.0], requires_grad=True)
+    assert repr(SGD([p], lr=0.1, momentum=0.9)) == ("SGD(1 params, lr=0.1, momentum=0.9, nesterov=False, "
+                                                    "weight_decay=0.0, velocity='gradient')")
+    assert repr(Adam([{"params": [p]}, {"params": [q], "lr": 0.5, "weight_decay": 0.1}], lr=0.1)) == (
+        "Adam(2 params in 2 groups, lr=per group, betas=(0.9, 0.999), eps=1e-08, weight_decay=0.0, "
+        "eps_placement='corrected')")
+
+
+def test_load_state_dict_messages_are_exact_and_a_whole_float_step_loads():
+    p = Tensor([1.0, 2.0], requires_grad=True)
+    opt = Adam([p], lr=0.1)
+    (p * p).sum().backward()
+    opt.step()
+    good = opt.state_dict()
+
+    def broken(drop=(), **changes):
+        sd = {k: v for k, v in good.items() if k not in drop}
+        sd.update({k.replace("__", "."): v for k, v in changes.items()})
+        return sd
+
+    cases = [
+        (r"Adam\.load_state_dict: missing key 'param_groups\.0\.params'", broken(drop=["param_groups.0.params"])),
+        (r"Adam\.load_state_dict: unexpected key 'param_groups\.1\.lr' \(this optimizer has 1 param groups\)",
+         broken(param_groups__1__lr=0.1)),
+        (r"Adam\.load_state_dict: unexpected key 'bogus\.0'", broken(bogus__0=1.0)),
+        (r"Adam\.load_state_dict: key 'exp_avg\.5' refers to parameter 5, but the optimizer has 1",
+         broken(exp_avg__5=np.zeros(2))),
+        (r"Adam\.load_state_dict: 'exp_avg\.0' must hold floats, got dtype int64",
+         broken(exp_avg__0=np.zeros(2, np.int64))),
+    ]
+    for message, sd in cases:
+        with pytest.raises(ValueError, match=rf"^{message}$"):
+            Adam([p], lr=0.1).load_state_dict(sd)
+    fresh = Adam([p], lr=0.1)
+    fresh.load_state_dict(broken(step__0=1.0))
+    assert fresh.state[0]["step"] == 1 and type(fresh.state[0]["step"]) is int

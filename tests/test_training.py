@@ -413,3 +413,69 @@ def test_unseeded_shuffling_follows_manual_seed_and_one_seed_rule():
     with pytest.raises(ValueError, match="fit: rng must be None, a non-negative int seed"):
         fit(lambda xb: None, SGD(nn.Dense(2, 1).parameters()), (X,), epochs=1, batch_size=5,
             rng=-1)
+
+
+# ---------------------------------------------------------------- pinned by make mutation
+# (docs/mutation.md): fit's defaults, exact messages, the stop reasons and old pickles.
+def test_fit_argument_messages_are_exact():
+    X, y = regression_problem(n=10)
+    model = linear_model()
+    opt = SGD(model.parameters(), lr=0.01)
+    step = mse_step(model)
+    cases = [
+        (ValueError, r"fit: epochs must be an integer >= 0, got -1", dict(epochs=-1)),
+        (ValueError, r"fit: batch_size must be an integer >= 1, got 0", dict(batch_size=0)),
+        (ValueError, r"fit: patience must be an integer >= 0, got -1", dict(patience=-1)),
+        (ValueError, r"fit: tol must be a finite number >= 0, got -1\.0", dict(tol=-1.0)),
+    ] + [(TypeError, rf"fit: {name} must be callable or None, got 3", {name: 3})
+         for name in ("before_step", "on_batch_end", "on_epoch_end", "validate")]
+    for error, message, options in cases:
+        kwargs = dict(epochs=1, batch_size=2, progress=False)
+        kwargs.update(options)
+        with pytest.raises(error, match=rf"^{message}$"):
+            fit(step, opt, (X, y), **kwargs)
+    with pytest.raises(TypeError, match=r"^step_loss must return a scalar Tensor, got float$"):
+        fit(lambda xb, yb: 0.5, opt, (X, y), epochs=1, batch_size=2, progress=False)
+    with pytest.raises(ValueError, match=r"^validate\(\) returned an empty dict$"):
+        fit(step, opt, (X, y), epochs=1, batch_size=2, progress=False, validate=lambda: {})
+
+
+def test_fit_defaults_no_early_stopping_patience_10_and_tol_0():
+    from tinygrad_nn.training import STOP_REASONS
+    X, y = regression_problem(n=10)
+    model = linear_model()
+    opt = SGD(model.parameters(), lr=0.0)
+    step = mse_step(model)
+    worse = iter(-np.arange(100.0))  # every epoch scores below the first
+    h = fit(step, opt, (X, y), epochs=15, batch_size=5, progress=False, validate=lambda: next(worse))
+    assert (h.epochs, h.stop_reason) == (15, "max_epochs")  # no early stopping by default
+    worse = iter(-np.arange(100.0))
+    h = fit(step, opt, (X, y), epochs=30, batch_size=5, progress=False, validate=lambda: next(worse),
+            early_stopping=True)
+    assert (h.epochs, h.stop_reason) == (12, "early_stopping")  # the best, then 11 bad epochs > 10
+    scores = iter(np.arange(30) * 1e-3)  # tiny gains: improvements only with tol 0
+    h = fit(step, opt, (X, y), epochs=30, batch_size=5, progress=False,
+            validate=lambda: float(next(scores)), early_stopping=True)
+    assert (h.epochs, h.stop_reason) == (30, "max_epochs")
+    h = fit(step, opt, (X, y), epochs=3, batch_size=5, progress=False, on_epoch_end=lambda e, hist: True)
+    assert h.stop_reason == "callback"
+    assert set(STOP_REASONS) == {"max_epochs", "early_stopping", "callback", "interrupted"}
+
+
+def test_fit_shows_a_progress_bar_by_default(capfd):
+    X, y = regression_problem(n=10)
+    model = linear_model()
+    fit(mse_step(model), SGD(model.parameters(), lr=0.01), (X, y), epochs=3, batch_size=5)
+    out, err = capfd.readouterr()
+    assert out == "" and "0/3" in err
+
+
+def test_a_history_pickled_before_plateau_existed_loads():
+    h = History.__new__(History)
+    h.__setstate__({"loss": [1.0], "metrics": {}, "best_epoch": 0, "stop_reason": "max_epochs",
+                    "best_score": 0.5, "bad_epochs": 2})
+    assert (h.best_score, h.bad_epochs) == (0.5, 2)
+    old = History.__new__(History)
+    old.__setstate__({"loss": [], "metrics": {}, "best_epoch": None, "stop_reason": "max_epochs"})
+    assert (old.best_score, old.bad_epochs) == (-float("inf"), 0)
+    assert History().best_epoch is None and History().stop_reason == "max_epochs"

@@ -4,6 +4,8 @@ Verdicts live in a TOML file of ``"<mutant id>" = "why it is equivalent / which 
 lines; the survivors file is regenerated from the result cache on every run and shows each
 survivor (and each former survivor a new test now kills) with its diff and verdict.
 """
+import re
+
 try:
     import tomllib
 except ImportError:  # Python 3.10: mutmut's own dependency reads it
@@ -49,6 +51,17 @@ def _markdown_table(rows):
     return lines
 
 
+_NUMBA_OPTIONS = re.compile(r"^\s*(@(njit|register_jitable)\b|_?[A-Z]+ = dict\(.*(cache|fastmath|error_model|nogil))")
+
+
+def automatic_verdict(mutant, jit):
+    """The verdict some survivors carry by construction: under NUMBA_DISABLE_JIT a Numba
+    decorator or option dict does nothing, so mutating it is invisible there."""
+    if not jit and _NUMBA_OPTIONS.match(mutant.line_text):
+        return "invisible without the JIT (a Numba decorator or option; kernels run under NUMBA_DISABLE_JIT=1)"
+    return None
+
+
 def _entry(mutant, source, result, verdict):
     status = result["verdict"]
     ran = f", {result.get('tests', 0)} tests ran" if status == "survived" else ""
@@ -83,7 +96,7 @@ def write_survivors(campaign, rows, path, verdicts_path):
         if survivors:
             out += [f"### {len(survivors)} surviving", ""]
             for m, r in survivors:
-                out += _entry(m, source, r, verdicts.get(m.id))
+                out += _entry(m, source, r, verdicts.get(m.id) or automatic_verdict(m, target.jit))
         if fixed:
             out += [f"### {len(fixed)} killed by tests written after they survived", ""]
             for m, r in fixed:
