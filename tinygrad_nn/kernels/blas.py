@@ -60,8 +60,12 @@ def _numpy_gemm(letter, real):
 
 
 def _fallback_gemm(letter):
-    """A cfunc with the CBLAS signature computing the product with Numba's ``np.dot``."""
-    from numba import carray, cfunc, types
+    """A cfunc with the CBLAS signature computing the product with Numba's ``np.dot`` (a
+    Python callback under ``NUMBA_DISABLE_JIT``, where kernels are Python too)."""
+    from numba import carray, cfunc, config, types
+
+    if config.DISABLE_JIT:
+        return _python_gemm(letter)
 
     real = types.float32 if letter == "s" else types.float64
     ptr = types.CPointer(real)
@@ -86,6 +90,28 @@ def _fallback_gemm(letter):
 
     return _signature(ctypes.c_float if letter == "s" else ctypes.c_double, ctypes.c_int64)(
         gemm.address)
+
+
+def _python_gemm(letter):
+    """The CBLAS ``gemm`` signature as a ctypes callback computing with numpy."""
+    dtype, real = (np.float32, ctypes.c_float) if letter == "s" else (np.float64, ctypes.c_double)
+
+    def view(ptr, rows, ld, cols):
+        flat = np.ctypeslib.as_array((real * (rows * ld)).from_address(ptr))
+        return flat.reshape(rows, ld)[:, :cols]
+
+    def gemm(order, trans_a, trans_b, m, n, k, alpha, pa, lda, pb, ldb, beta, pc, ldc):
+        a = view(pa, m, lda, k) if trans_a == NO_TRANS else view(pa, k, lda, m).T
+        b = view(pb, k, ldb, n) if trans_b == NO_TRANS else view(pb, n, ldb, k).T
+        c = view(pc, m, ldc, n)
+        c[...] = (alpha * (a.astype(dtype) @ b) + (beta * c if beta != 0 else 0)).astype(dtype)
+
+    function = _signature(real, ctypes.c_int64)(gemm)
+    _callbacks.append(function)  # ctypes callbacks must outlive every call
+    return function
+
+
+_callbacks = []
 
 
 @njit(**_JIT)
