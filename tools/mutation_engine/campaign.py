@@ -189,6 +189,8 @@ class Campaign:
         start_wall = time.perf_counter()
         rows = []
         maps = {}
+        # one pool for the whole campaign: each worker thread keeps its fork servers across modules
+        self._pool = ThreadPoolExecutor(self.jobs)
         try:
             for target in self.targets:
                 if target.jit not in maps:
@@ -198,6 +200,8 @@ class Campaign:
             if verify:
                 self.verify(verify, maps)
         finally:
+            self._pool.shutdown()
+            self._pool = None
             self.close()
         me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
         cpu = me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
@@ -234,8 +238,12 @@ class Campaign:
                 self.results[key] = result
                 self._save("results.json", self.results)
 
-        with ThreadPoolExecutor(self.jobs) as pool:
+        pool = getattr(self, "_pool", None)
+        if pool is not None:
             list(pool.map(work, todo))
+        else:
+            with ThreadPoolExecutor(self.jobs) as pool:
+                list(pool.map(work, todo))
         self._save("results.json", self.results)
         return self.row(target, time.perf_counter() - start, ran=len(todo))
 
