@@ -88,6 +88,7 @@ def _fallback_gemm(letter):
             for j in range(n):
                 c[i, j] = alpha * prod[i, j] + (beta * c[i, j] if beta != 0 else 0)
 
+    _callbacks.append(gemm)  # the compiled code lives as long as the cfunc object
     return _signature(ctypes.c_float if letter == "s" else ctypes.c_double, ctypes.c_int64)(
         gemm.address)
 

@@ -163,13 +163,6 @@ def _col2im(cols, nb, geo, dxq):
 
 
 @njit(**_JIT)
-def _zero(a):
-    flat = a.reshape(-1)
-    for q in range(flat.size):
-        flat[q] = 0
-
-
-@njit(**_JIT)
 def _gather(x, s, nb, geo, xq, cols):
     """cols (K, nb*span): the im2col matrix of images s..s+nb-1 (each split into its phase
     planes xq[b] first; xq's padding stays zero from the caller)."""
