@@ -287,8 +287,10 @@ def test_linear_and_matmul_gradients_same_bits_at_every_thread_count(restore_thr
 def test_split_record_backs_off_while_splits_do_not_pay():
     record, now = T._SplitRecord(), 100.0
     assert record.may_split(now)
+    record.record(1.0, 1.0, now)  # one unpaid split alone: keep splitting
+    assert record.may_split(now)
     pauses = []
-    for _ in range(10):  # unpaid splits in a row: whole for 10 ms, 20, 40, ... capped at 1 s
+    for _ in range(10):  # then each unpaid split pauses: whole for 10 ms, 20, 40, ... capped at 1 s
         record.record(1.0, 1.0, now)
         pauses.append(round(1e3 * (record.whole_until - now)))
         assert not record.may_split(now) and record.may_split(record.whole_until)
@@ -296,12 +298,26 @@ def test_split_record_backs_off_while_splits_do_not_pay():
     assert pauses == [10, 20, 40, 80, 160, 320, 640, 1000, 1000, 1000]
     record.record(0.5, 1.0, now)  # a split that paid: keep splitting, next pause 10 ms again
     assert record.may_split(now)
-    record.record(0.9, 1.0, now)
+    record.record(0.9, 1.0, now)  # unpaid (0.9 > PAYING_SHARE): the first strike again
+    assert record.may_split(now)
+    record.record(0.81, 1.0, now)
     assert not record.may_split(now) and record.may_split(now + 0.01)
+    assert not record.may_split(now + 0.0099)
+
+
+def test_split_record_forgives_one_unpaid_split_between_paid_ones():
+    """An unpaid split between paid ones (a worker slow to wake after the process sat idle)
+    never pauses splitting."""
+    record, now = T._SplitRecord(), 100.0
+    for _ in range(5):
+        record.record(0.9, 1.0, now)
+        assert record.may_split(now)
+        record.record(0.8, 1.0, now)  # exactly PAYING_SHARE pays
+        assert record.may_split(now)
 
 
 def test_matmul_runs_whole_while_splits_do_not_pay(monkeypatch, restore_threads):
-    """After an unpaid split, products run whole (on the calling thread, BLAS held at one
+    """After two unpaid splits in a row, products run whole (on the calling thread, BLAS held at one
     thread) until the pause ends; then they are split again, with the same bits either way."""
     tn.set_num_threads(2)
     monkeypatch.setattr(T, "PAYING_SHARE", 0.0)  # no split pays
@@ -314,12 +330,13 @@ def test_matmul_runs_whole_while_splits_do_not_pay(monkeypatch, restore_threads)
                                                                       real_parallel_for(fn, n)))
     a, b = operands(np.random.default_rng(5), 100, 784, 50, np.float32, "NN")
     want = one_thread_product(a, b)
-    for _ in range(3):  # split (unpaid), then whole, whole
+    for _ in range(4):  # split, split (both unpaid), then whole, whole
         np.testing.assert_array_equal(T.matmul(a, b), want)
-    assert splits == [2]
-    T._split_record.whole_until = 0.0  # the pause is over
-    np.testing.assert_array_equal(T.matmul(a, b), want)
     assert splits == [2, 2]
+    T._split_record.whole_until = 0.0  # the pause is over: one try, unpaid, pauses again
+    for _ in range(2):
+        np.testing.assert_array_equal(T.matmul(a, b), want)
+    assert splits == [2, 2, 2]
 
 
 def test_sections_opened_from_other_threads_take_effect(restore_threads):

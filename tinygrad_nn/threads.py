@@ -59,12 +59,17 @@ SPLIT_MIN_WORK = 1 << 22
 # ``dtype.name`` costs a microsecond, a dict lookup a tenth of that.)
 EDGE_MULTIPLES = {np.dtype(np.float32): (16, 16), np.dtype(np.float64): (48, None)}
 # A split pays when it takes at most this share of the time the calling thread would take for
-# the whole product. One that does not (the worker was held back by a busy core) makes products
-# run whole for a while: 10 ms after the first, doubling with each unpaid split in a row up to
-# 1 s, so that under lasting contention a split is tried once a second (a failed try can cost a
-# millisecond: under a load average of 4, unpaid tries every 1-100 ms made the seed MLP loop
-# 995 ms against 746 ms with none) and a quiet machine is noticed within a second.
+# the whole product. ``UNPAID_STRIKES`` unpaid splits in a row (the worker was held back by a
+# busy core) make products run whole for a while: 10 ms after the first such run, doubling with
+# each later one up to 1 s, so that under lasting contention a split is tried about once a
+# second (a failed try can cost a millisecond: under a load average of 4, unpaid tries every
+# 1-100 ms made the seed MLP loop 995 ms against 746 ms with none) and a quiet machine is
+# noticed within a second. One unpaid split alone is not evidence: the first split after the
+# process sat idle, or right after another library's threads ran, routinely finds the worker
+# slow to wake or woken onto the caller's core (measured here on the wide MLP step: pausing on
+# the first one kept it whole, 39 ms a step, against 23 ms split).
 PAYING_SHARE = 0.8
+UNPAID_STRIKES = 2
 FIRST_WHOLE_SECONDS, MAX_WHOLE_SECONDS = 0.01, 1.0
 # How long the calling thread polls for the pool's last tasks before it blocks (see _wait_for).
 JOIN_POLL_SECONDS = 0.0002
@@ -348,12 +353,13 @@ def _block_edges(size, blocks, multiple):
 class _SplitRecord:
     """Whether splitting products has been paying lately (see ``PAYING_SHARE``): until
     ``whole_until`` (a ``time.perf_counter`` reading) products run whole; ``next_pause`` is
-    how long the next unpaid split stops splitting."""
+    how long the next pause lasts; ``unpaid`` counts the unpaid splits since the last one that
+    paid (after a pause one more unpaid split starts the next, longer pause)."""
 
-    __slots__ = ("whole_until", "next_pause")
+    __slots__ = ("whole_until", "next_pause", "unpaid")
 
     def __init__(self):
-        self.whole_until, self.next_pause = 0.0, FIRST_WHOLE_SECONDS
+        self.whole_until, self.next_pause, self.unpaid = 0.0, FIRST_WHOLE_SECONDS, 0
 
     def may_split(self, now):
         return now >= self.whole_until
@@ -362,10 +368,13 @@ class _SplitRecord:
         """A split ending at ``now`` took ``seconds``; on one thread it would have taken
         ``whole_seconds``."""
         if seconds <= PAYING_SHARE * whole_seconds:
-            self.next_pause = FIRST_WHOLE_SECONDS
-        else:
+            self.next_pause, self.unpaid = FIRST_WHOLE_SECONDS, 0
+            return
+        self.unpaid += 1
+        if self.unpaid >= UNPAID_STRIKES:
             self.whole_until = now + self.next_pause
             self.next_pause = min(2 * self.next_pause, MAX_WHOLE_SECONDS)
+            self.unpaid = UNPAID_STRIKES - 1
 
 
 _split_record = _SplitRecord()
