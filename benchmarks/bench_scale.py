@@ -47,12 +47,17 @@ def try_torch():
 
 
 def best_of(runs, repeat):
-    """{name: best seconds} over ``repeat`` rounds, contenders taking turns in each round."""
+    """{name: best seconds} over ``repeat`` rounds, contenders taking turns in each round.
+
+    Each timed call follows an untimed one of the same contender: PyTorch's OpenMP threads keep
+    spinning for a while after its call returns, so a call timed straight after PyTorch's may
+    find both cores still busy."""
     for fn in runs.values():
         fn()  # warm-up: Numba loads its cache, PyTorch picks its kernels
     best = {name: float("inf") for name in runs}
     for _ in range(repeat):
         for name, fn in runs.items():
+            fn()  # settle: the other contender's threads have gone back to sleep
             start = time.perf_counter()
             fn()
             best[name] = min(best[name], time.perf_counter() - start)
