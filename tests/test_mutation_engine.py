@@ -12,6 +12,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
 
 from mutation_engine.campaign import Campaign, Target  # noqa: E402
+from mutation_engine.report import is_equivalent, kill_rate, score  # noqa: E402
 
 SOURCE = '''\
 """A module to mutate."""
@@ -146,3 +147,14 @@ def test_report_table_counts(campaign):
     assert row["survived"] >= 1 and row["not covered"] >= 2 and row["killed"] >= 7
     assert row["error"] == row["timeout"] == row["not run"] == 0
     assert textwrap.dedent(SOURCE) == (campaign.root / "tiny" / "calc.py").read_text()  # never edited
+
+
+def test_score_leaves_out_only_the_survivors_declared_equivalent():
+    row = {"mutants": 12, "killed": 7, "timeout": 1, "survived": 3, "not covered": 0,
+           "equivalent": 2, "error": 0, "not run": 2}
+    assert kill_rate(row) == pytest.approx(100 * 8 / 10)
+    assert score(row) == pytest.approx(100 * 8 / 8)
+    assert is_equivalent("equivalent: None is as false as False")
+    assert is_equivalent("invisible without the JIT (a Numba option)")
+    assert not is_equivalent("killed by tests/test_x.py::test_y")
+    assert not is_equivalent(None)

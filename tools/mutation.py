@@ -24,30 +24,34 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
 
 from mutation_engine.campaign import Campaign, Target  # noqa: E402
-from mutation_engine.report import format_header, format_row, write_survivors  # noqa: E402
+from mutation_engine.report import format_header, format_row, read_verdicts, write_survivors  # noqa: E402
 
 SURVIVORS = ROOT / "docs" / "mutation-survivors.md"
 VERDICTS = ROOT / "docs" / "mutation-verdicts.toml"
 
 # the engine and the Tensor: their own tests (check_module's gradchecks of every op are the ops')
 CORE = ["tests/test_tensor_ops.py", "tests/test_tensor_api.py", "tests/test_autograd.py",
-        "tests/test_mutation_kills.py", "tests/test_random_graphs.py"]
+        "tests/test_mutation_kills.py", "tests/test_random_graphs.py", "tests/test_kills_ops.py"]
 OPS = CORE + ["tests/test_check_module.py"]
 NN = ["tests/test_nn.py", "tests/test_module_api.py", "tests/test_norm_layers.py", "tests/test_losses.py",
-      "tests/test_check_module.py", "tests/test_mutation_kills.py", "tests/test_serialization.py"]
-OPTIM = ["tests/test_optim.py", "tests/test_mutation_kills.py"]
+      "tests/test_check_module.py", "tests/test_mutation_kills.py", "tests/test_serialization.py",
+      "tests/test_kills_nn.py"]
+OPTIM = ["tests/test_optim.py", "tests/test_mutation_kills.py", "tests/test_kills_optim.py"]
+# the kernels' own kill files (one per group of kernel modules)
+KCONV = "tests/test_kills_kernels_conv.py"
+KMATH = "tests/test_kills_kernels_math.py"
+KOPS = "tests/test_kills_ops.py"
 
 # module -> the test files whose tests may be run against its mutants (coverage picks, within
-# them, the tests that execute each mutant's lines). The order is the campaign's order; the last
-# five are being rewritten, so they run last (and are re-run after that lands).
+# them, the tests that execute each mutant's lines), in the campaign's order.
 TESTS = {
     "tinygrad_nn/autograd.py": CORE,
     "tinygrad_nn/tensor.py": CORE,
     "tinygrad_nn/ops/matmul.py": OPS + ["tests/test_nn.py"],
     "tinygrad_nn/ops/pool.py": ["tests/test_ops_nn.py", "tests/test_mutation_kills.py",
-                                "tests/test_check_module.py"],
+                                "tests/test_check_module.py", KOPS],
     "tinygrad_nn/ops/embedding.py": ["tests/test_norm_layers.py", "tests/test_nn.py",
-                                     "tests/test_check_module.py", "tests/test_mutation_kills.py"],
+                                     "tests/test_check_module.py", "tests/test_mutation_kills.py", KOPS],
     "tinygrad_nn/ops/movement.py": OPS,
     "tinygrad_nn/ops/reduce.py": OPS,
     "tinygrad_nn/ops/elementwise.py": OPS,
@@ -57,7 +61,7 @@ TESTS = {
     "tinygrad_nn/optim/schedules.py": OPTIM,
     "tinygrad_nn/optim/optimizer.py": OPTIM,
     "tinygrad_nn/optim/optimizers.py": OPTIM,
-    "tinygrad_nn/training.py": ["tests/test_training.py"],
+    "tinygrad_nn/training.py": ["tests/test_training.py", "tests/test_kills_optim.py"],
     "tinygrad_nn/nn/activations.py": NN,
     "tinygrad_nn/nn/containers.py": NN,
     "tinygrad_nn/nn/embedding.py": NN,
@@ -66,19 +70,19 @@ TESTS = {
     "tinygrad_nn/nn/losses.py": NN,
     "tinygrad_nn/nn/module.py": NN,
     "tinygrad_nn/nn/normalization.py": NN,
-    "tinygrad_nn/kernels/__init__.py": ["tests/test_kernels.py"],
-    "tinygrad_nn/kernels/embedding.py": ["tests/test_kernels.py", "tests/test_norm_layers.py"],
-    "tinygrad_nn/kernels/optim.py": ["tests/test_kernels.py", "tests/test_optim.py"],
-    "tinygrad_nn/kernels/pool.py": ["tests/test_kernels.py", "tests/test_ops_nn.py"],
-    "tinygrad_nn/kernels/softmax.py": ["tests/test_kernels.py", "tests/test_losses.py"],
-    "tinygrad_nn/kernels/vecmath.py": ["tests/test_kernels.py"],
-    # being rewritten: last
-    "tinygrad_nn/kernels/conv.py": ["tests/test_kernels.py", "tests/test_ops_nn.py"],
-    "tinygrad_nn/kernels/norm.py": ["tests/test_kernels.py", "tests/test_norm_layers.py"],
-    "tinygrad_nn/ops/norm.py": ["tests/test_norm_layers.py", "tests/test_check_module.py"],
+    "tinygrad_nn/kernels/__init__.py": ["tests/test_kernels.py", KCONV],
+    "tinygrad_nn/kernels/embedding.py": ["tests/test_kernels.py", "tests/test_norm_layers.py", KCONV],
+    "tinygrad_nn/kernels/optim.py": ["tests/test_kernels.py", "tests/test_optim.py", KCONV],
+    "tinygrad_nn/kernels/pool.py": ["tests/test_kernels.py", "tests/test_ops_nn.py", KMATH],
+    "tinygrad_nn/kernels/softmax.py": ["tests/test_kernels.py", "tests/test_losses.py", KMATH],
+    "tinygrad_nn/kernels/vecmath.py": ["tests/test_kernels.py", KMATH],
+    # the convolution and normalisation kernels and ops, and the activation kernels
+    "tinygrad_nn/kernels/conv.py": ["tests/test_kernels.py", "tests/test_ops_nn.py", KCONV],
+    "tinygrad_nn/kernels/norm.py": ["tests/test_kernels.py", "tests/test_norm_layers.py", KCONV],
+    "tinygrad_nn/ops/norm.py": ["tests/test_norm_layers.py", "tests/test_check_module.py", KOPS],
     "tinygrad_nn/ops/conv.py": ["tests/test_ops_nn.py", "tests/test_mutation_kills.py",
-                                "tests/test_check_module.py"],
-    "tinygrad_nn/kernels/activations.py": ["tests/test_kernels.py", "tests/test_tensor_ops.py"],
+                                "tests/test_check_module.py", KOPS],
+    "tinygrad_nn/kernels/activations.py": ["tests/test_kernels.py", "tests/test_tensor_ops.py", KMATH],
 }
 
 
@@ -104,8 +108,9 @@ def main():
     unknown = [m for m in modules if m not in TESTS]
     if unknown:
         parser.error(f"no test mapping for {unknown}; known modules: {sorted(TESTS)}")
+    verdicts = read_verdicts(VERDICTS)
     campaign = Campaign(ROOT, targets(modules), jobs=ns.jobs, log=lambda s: print(s, flush=True),
-                        universe=targets(list(TESTS)))
+                        universe=targets(list(TESTS)), verdicts=verdicts)
     print(format_header(), flush=True)
     if ns.report:
         rows = [campaign.row(t) for t in campaign.targets]
@@ -113,7 +118,7 @@ def main():
             print(format_row(r))
     else:
         rows = campaign.run(verify=ns.verify)
-    everything = Campaign(ROOT, campaign.universe, jobs=ns.jobs)  # the file covers every module
+    everything = Campaign(ROOT, campaign.universe, jobs=ns.jobs, verdicts=verdicts)  # the file covers every module
     write_survivors(everything, [everything.row(t) for t in everything.targets], SURVIVORS, VERDICTS)
     print(f"survivors: {os.path.relpath(SURVIVORS, ROOT)}")
     return 0

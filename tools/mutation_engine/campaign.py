@@ -29,7 +29,7 @@ from pathlib import Path
 
 from mutation_engine import mutants as mutants_mod
 from mutation_engine import reference
-from mutation_engine.report import format_row
+from mutation_engine.report import automatic_verdict, format_row, is_equivalent
 from mutation_engine.scope import scope_of
 
 CPU_FACTOR = 3
@@ -76,8 +76,10 @@ def pytest_command(*args):
 
 
 class Campaign:
-    def __init__(self, root, targets, jobs=1, state_dir=None, log=print, universe=None):
+    def __init__(self, root, targets, jobs=1, state_dir=None, log=print, universe=None,
+                 verdicts=None):
         self.root = Path(root).resolve()
+        self.verdicts = verdicts or {}  # mutant id -> hand-written verdict (report.read_verdicts)
         self.targets = targets
         self.universe = universe or targets  # the coverage pass and the servers cover all of these
         self.jobs = jobs
@@ -249,15 +251,19 @@ class Campaign:
 
     def row(self, target, wall=None, ran=None):
         counts = {"killed": 0, "survived": 0, "not covered": 0, "timeout": 0, "error": 0}
-        cpu = 0.0
+        cpu, equivalent = 0.0, 0
         for m in self.mutants(target):
             r = self.results.get(self.key(m))
             if r is None:
                 continue
             counts[r["verdict"] if r["verdict"] in counts else "error"] += 1
             cpu += r.get("cpu", 0.0)
+            if r["verdict"] in ("survived", "not covered") and is_equivalent(
+                    self.verdicts.get(m.id) or automatic_verdict(m, target.jit)):
+                equivalent += 1
         total = len(self.mutants(target))
         return dict(module=target.file, mutants=total, wall=wall, ran=ran, cpu=cpu, **counts,
+                    equivalent=equivalent,
                     **{"not run": total - sum(counts.values())})
 
     def verify(self, n, maps):
