@@ -23,6 +23,7 @@ from sklearn.preprocessing import MinMaxScaler
 import tinygrad_nn as tn
 from tinygrad_nn.data import load_mnist, split
 from tinygrad_nn.models import CNNClassifier, make_convolution_union
+from timing import best_of, import_torch
 
 KERNELS = {
     "sharpen": [[0, -1, 0], [-1, 5, -1], [0, -1, 0]],
@@ -56,21 +57,13 @@ class ChapterConvolution:
         return MinMaxScaler().fit_transform(out.reshape(len(X), -1))
 
 
-def best_of(fn, repeats=3):
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - t0)
-    return min(times), result
-
-
 def bench_features(X):
     chapter = FeatureUnion([(name, ChapterConvolution(k)) for name, k in KERNELS.items()])
     ours = make_convolution_union(list(KERNELS), max_pool=True, max_pool_size=(4, 4))
     ours.fit_transform(X[:10])  # compile the Numba kernels outside the timing
-    t_ref, ref = best_of(lambda: chapter.fit_transform(X))
-    t_ours, got = best_of(lambda: ours.fit_transform(X))
+    timings = best_of({"chapter": lambda: chapter.fit_transform(X),
+                       "ours": lambda: ours.fit_transform(X)}, 3, warmup=False)
+    (t_ref, ref), (t_ours, got) = timings["chapter"], timings["ours"]
     err = float(np.abs(ref - got).max())
     print(f"FeatureUnion (3 kernels, 4x4 max-pool) on {len(X)} images: scipy/skimage "
           f"{t_ref:.3f} s, tinygrad_nn {t_ours:.3f} s -> {t_ref / t_ours:.1f}x faster "
@@ -93,15 +86,12 @@ def bench_cnn(X_train, y_train, X_test, y_test, threads=None, **params):
 
 def bench_torch(clf, X_train, y_train, X_test, y_test, threads=None):
     """The layers, optimizer, batch size and epoch count of ``clf`` in PyTorch, if installed."""
-    try:
-        import torch
-    except ImportError:
+    torch = import_torch(threads)
+    if torch is None:
         print("PyTorch: not installed (pip install torch==2.13.0 to compare)")
         return
     from torch import nn
 
-    if threads:
-        torch.set_num_threads(threads)
     torch.manual_seed(0)
     layers, channels, side = [], 1, 28
     for out in clf.conv_channels:

@@ -7,32 +7,18 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 
 import numpy as np
 
 from tinygrad_nn import Tensor
+from timing import best_of, import_torch
 
 STEPS = 100
 
 
-def best_of(fn, repeat=30):
-    fn()  # warm-up (and Numba compilation)
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
-
-
-def try_torch():
-    try:
-        import torch
-    except ImportError:
-        return None
-    torch.set_num_threads(2)
-    return torch
+def best_seconds(fn, repeat=30):
+    """Best time of one call of ``fn`` (after a warm-up call that compiles its kernels)."""
+    return best_of({"fn": fn}, repeat)["fn"][0]
 
 
 # ---------------------------------------------------------------- per-op overhead
@@ -110,8 +96,8 @@ def activation_table():
             y = fwd(x, p)
             bwd(x, y, g, p)
 
-        t_ours = best_of(ours, 15)
-        t_np = best_of(lambda ref=ref: ref(x, g), 15)
+        timings = best_of({"ours": ours, "numpy": lambda ref=ref: ref(x, g)}, 15)
+        t_ours, t_np = timings["ours"][0], timings["numpy"][0]
         rows.append((name, t_ours * 1e3, t_np * 1e3, t_np / t_ours))
     return rows
 
@@ -142,16 +128,16 @@ def import_and_compile_times():
 
 
 def main():
-    torch = try_torch()
+    torch = import_torch(threads=2)
     print("tinygrad_nn core benchmarks (best of N, 2-core CPU)")
     print(f"PyTorch: {'torch ' + torch.__version__ if torch else 'not importable - ours only'}")
 
     n_ops = 3 * STEPS + 1
-    ours = best_of(overhead_ours()) / n_ops * 1e6
+    ours = best_seconds(overhead_ours()) / n_ops * 1e6
     print(f"\nper-op overhead, `c = (c * b + a).tanh()` x{STEPS} on 10 float32, fwd+bwd:")
     print(f"  tinygrad_nn {ours:6.2f} us/op")
     if torch:
-        theirs = best_of(overhead_torch(torch)) / n_ops * 1e6
+        theirs = best_seconds(overhead_torch(torch)) / n_ops * 1e6
         print(f"  PyTorch     {theirs:6.2f} us/op   ratio ours/torch = {ours / theirs:.2f}x "
               "(target <= 1.2x)")
 

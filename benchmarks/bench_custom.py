@@ -32,19 +32,12 @@ import numpy as np
 import tinygrad_nn as tn
 from tinygrad_nn import Tensor, nn
 from tinygrad_nn.data import load_mnist, split
+from timing import best_of, import_torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
 import custom_cnn  # noqa: E402  (the example's network, training loop and hyperparameters)
 
 SEED = 0
-
-
-def import_torch():
-    try:
-        import torch
-    except ImportError:
-        return None
-    return torch
 
 
 # ---------------------------------------------------------------------------------------------
@@ -167,18 +160,6 @@ def bench_training(torch, n_train, epochs):
 # ---------------------------------------------------------------------------------------------
 # 2. Layers, forward + backward
 
-def best_time(fn, repeat, number):
-    """Best over ``repeat`` rounds of the mean time of ``number`` calls (after one warm-up)."""
-    fn()
-    best = float("inf")
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        for _ in range(number):
-            fn()
-        best = min(best, (time.perf_counter() - t0) / number)
-    return best
-
-
 def layer_cases(torch):
     """(name, ours step, PyTorch step or None): one forward + backward each."""
     rng = np.random.default_rng(SEED)
@@ -238,10 +219,14 @@ def torch_step(make_layer, x_np, g_np, torch):
 def bench_layers(torch, repeat, number):
     print(f"2. layers, forward + backward, best of {repeat} x {number} calls")
     for name, ours, x_np, g_np, make_torch in layer_cases(torch):
-        t_ours = best_time(ours, repeat, number)
+        runs = {"ours": ours}
+        if torch is not None:
+            runs["PyTorch"] = torch_step(make_torch, x_np, g_np, torch)
+        timings = best_of(runs, repeat, number)
+        t_ours = timings["ours"][0]
         line = f"   {name:<42} tinygrad_nn {1e3 * t_ours:7.3f} ms"
         if torch is not None:
-            t_torch = best_time(torch_step(make_torch, x_np, g_np, torch), repeat, number)
+            t_torch = timings["PyTorch"][0]
             line += f"   PyTorch {1e3 * t_torch:7.3f} ms   ours/PyTorch = {t_ours / t_torch:.2f}x"
         print(line)
 

@@ -20,7 +20,6 @@ own blocking thread pool with single-threaded BLAS (tinygrad_nn.threads) and sta
 """
 import argparse
 import os
-import time
 
 import numpy as np
 
@@ -30,26 +29,10 @@ from tinygrad_nn import Tensor, nn, no_grad
 from tinygrad_nn.data import load_mnist, split
 from tinygrad_nn.optim import SGD
 from tinygrad_nn.training import fit
+from timing import best_of, import_torch, timed
 
 CONV_BATCH = 256
 EPOCHS, BATCH, LR, SEED = 40, 100, 0.1, 0
-
-
-def timed(fn):
-    start = time.perf_counter()
-    out = fn()
-    return time.perf_counter() - start, out
-
-
-def best_of(runs, repeat):
-    """{name: (best time, last result)} over ``repeat`` rounds, the contenders taking turns
-    within each round so that a burst of background load hits them all alike."""
-    best = {name: (float("inf"), None) for name in runs}
-    for _ in range(repeat):
-        for name, fn in runs.items():
-            t, out = timed(fn)
-            best[name] = (min(best[name][0], t), out)
-    return best
 
 
 def report(results, unit, scale, targets, describe):
@@ -60,14 +43,6 @@ def report(results, unit, scale, targets, describe):
         if name in targets:
             ratio += f" (target <= {targets[name]}x)"
         print(f"   {name:<12} {scale * t:8.3f} {unit}   {ratio:<36} {describe(name, out)}")
-
-
-def try_torch():
-    try:
-        import torch
-    except ImportError:
-        return None
-    return torch
 
 
 # ============================================================== 1. conv stack forward+backward
@@ -168,8 +143,6 @@ def bench_conv(torch, repeat):
     if torch is not None:
         runs["PyTorch"] = conv_stack_torch(torch, x, params)
     runs["numpy"] = conv_stack_numpy(x, params)
-    for fn in runs.values():
-        fn()  # warm-up
     results = best_of(runs, repeat)
     ours_grad = results["tinygrad_nn"][1].parameters()[0].grad
 
@@ -291,7 +264,7 @@ def bench_mlp(torch, repeat):
     if torch is not None:
         runs["PyTorch"] = mlp_torch(torch, X, y, X_test, y_test, params)
     runs["numpy"] = mlp_numpy(X, y, X_test, y_test, params)
-    results = best_of(runs, repeat)
+    results = best_of(runs, repeat, warmup=False)
 
     def describe(name, out):
         acc, loss = out
@@ -316,7 +289,7 @@ def main(argv=None):
                         help="tn.set_num_threads (ours, and the BLAS numpy uses) and PyTorch's "
                              "threads (default: every usable core)")
     args = parser.parse_args(argv)
-    torch = try_torch()
+    torch = import_torch()
     if args.threads is not None:
         tn.set_num_threads(args.threads)
         if torch is not None:

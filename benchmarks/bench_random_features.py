@@ -12,7 +12,6 @@ Run: python benchmarks/bench_random_features.py [--repeat 7]
 """
 import argparse
 import inspect
-import time
 import warnings
 from importlib.metadata import version
 
@@ -21,6 +20,7 @@ from sklearn.ensemble import RandomForestClassifier
 from sklearn.model_selection import train_test_split
 
 from tinygrad_nn.models import CustomClassifier
+from timing import best_of
 
 REPEAT = 7
 SEED_ACCURACIES = (0.9388, 0.9305, 0.9417)
@@ -64,17 +64,11 @@ def peers():
 
 def main(repeat=REPEAT):
     runs = peers()
-    best = {name: float("inf") for name in runs}
-    accuracies = {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # KMeans/nnetsauce chatter
-        for name, run in runs.items():
-            accuracies[name] = run()  # warm-up (imports, Numba compilation)
-        for _ in range(repeat):
-            for name, run in runs.items():
-                start = time.perf_counter()
-                run()
-                best[name] = min(best[name], time.perf_counter() - start)
+        timings = best_of(runs, repeat)  # the warm-up call imports and compiles
+    best = {name: t for name, (t, _) in timings.items()}
+    accuracies = {name: out for name, (_, out) in timings.items()}
 
     ours = best["tinygrad_nn"]
     print(f"seed 01 stack on digits, fit + score of 3 layers, best of {repeat}")

@@ -33,35 +33,16 @@ import tinygrad_nn as tn
 import tinygrad_nn.functional as F
 from tinygrad_nn import Tensor, nn, threads
 from tinygrad_nn.optim import SGD
+from timing import best_of, import_torch
 
 TARGETS = {"wide MLP step": 1.05, "conv stack": 1.0, "strided conv": 1.5}
 CONTENDED = ("wide MLP step", "conv stack")  # timed again beside a busy core
 
 
-def try_torch():
-    try:
-        import torch
-    except ImportError:
-        return None
-    return torch
-
-
-def best_of(runs, repeat):
-    """{name: best seconds} over ``repeat`` rounds, contenders taking turns in each round.
-
-    Each timed call follows an untimed one of the same contender: PyTorch's OpenMP threads keep
-    spinning for a while after its call returns, so a call timed straight after PyTorch's may
-    find both cores still busy."""
-    for fn in runs.values():
-        fn()  # warm-up: Numba loads its cache, PyTorch picks its kernels
-    best = {name: float("inf") for name in runs}
-    for _ in range(repeat):
-        for name, fn in runs.items():
-            fn()  # settle: the other contender's threads have gone back to sleep
-            start = time.perf_counter()
-            fn()
-            best[name] = min(best[name], time.perf_counter() - start)
-    return best
+def best_seconds(runs, repeat):
+    """{name: best seconds}; every timed call follows an untimed one of the same contender
+    (PyTorch's OpenMP threads keep spinning a while after its call returns)."""
+    return {name: t for name, (t, _) in best_of(runs, repeat, settle=True).items()}
 
 
 def sgemm_peak(count, repeat):
@@ -69,7 +50,7 @@ def sgemm_peak(count, repeat):
     rng = np.random.default_rng(0)
     a, b = (rng.standard_normal((1024, 1024)).astype(np.float32) for _ in range(2))
     flops = 2 * 1024 ** 3
-    timings = best_of({"blas": lambda: a @ b, "split": lambda: threads.matmul(a, b)}, repeat)
+    timings = best_seconds({"blas": lambda: a @ b, "split": lambda: threads.matmul(a, b)}, repeat)
     return flops / min(timings.values()) / 1e9
 
 
@@ -212,7 +193,7 @@ def row(workload, count, timings, flops, peak, target=None, note=""):
 
 
 def main(repeat=7, contention=True):
-    torch = try_torch()
+    torch = import_torch()
     load = os.getloadavg()[0]
     print(f"{os.cpu_count()} CPUs, {threads._usable_cores()} usable; load average {load:.1f} "
           f"(figures on a busy machine are noisy); "
@@ -226,7 +207,7 @@ def main(repeat=7, contention=True):
         print(f"\n{count} thread{'s' if count > 1 else ''}: sgemm 1024^3 = {peak:.1f} GFLOP/s "
               f"(the 100% below)")
         for name, (runs, flops) in workloads.items():
-            timings = best_of(runs, repeat)
+            timings = best_seconds(runs, repeat)
             row(name, count, timings, flops, peak, TARGETS.get(name))
             calm[name] = (timings, flops, peak)
     if contention:
@@ -235,7 +216,7 @@ def main(repeat=7, contention=True):
         for name in CONTENDED:
             runs, flops = workloads[name]
             with BusyCore():
-                busy = best_of(runs, repeat)
+                busy = best_seconds(runs, repeat)
             timings, _, peak = calm[name]
             slow = {who: busy[who] / timings[who] for who in busy}
             target = " (target: ours <= 2x)" if name == "conv stack" else ""

@@ -1,0 +1,42 @@
+"""What every benchmark shares: best-of timing with the contenders taking turns, and PyTorch
+when it is importable (it is not a dependency)."""
+import time
+
+
+def timed(fn):
+    """(seconds, result) of one call of ``fn``."""
+    start = time.perf_counter()
+    out = fn()
+    return time.perf_counter() - start, out
+
+
+def best_of(runs, repeat, number=1, warmup=True, settle=False):
+    """{name: (best seconds per call, last result)} of the callables in ``runs`` over ``repeat``
+    rounds; a round times ``number`` calls and keeps their mean.
+
+    The contenders take turns within each round, so a burst of background load hits them all
+    alike. ``warmup`` first calls each once untimed (Numba loads or compiles its kernels, PyTorch
+    picks its own); ``settle`` precedes every timed round with one untimed call of the same
+    contender, since another library's threads may still be spinning when its turn begins."""
+    last = {name: fn() for name, fn in runs.items()} if warmup else dict.fromkeys(runs)
+    best = dict.fromkeys(runs, float("inf"))
+    for _ in range(repeat):
+        for name, fn in runs.items():
+            if settle:
+                fn()
+            start = time.perf_counter()
+            for _ in range(number):
+                last[name] = fn()
+            best[name] = min(best[name], (time.perf_counter() - start) / number)
+    return {name: (best[name], last[name]) for name in runs}
+
+
+def import_torch(threads=None):
+    """The ``torch`` module, held to ``threads`` threads when given, or None if not importable."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    if threads:
+        torch.set_num_threads(threads)
+    return torch
