@@ -11,7 +11,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
 
-from mutation_engine.campaign import Campaign, Target  # noqa: E402
+from mutation_engine.campaign import Campaign, Target, _merge_maps, _shards  # noqa: E402
 from mutation_engine.report import is_equivalent, kill_rate, score  # noqa: E402
 
 SOURCE = '''\
@@ -158,3 +158,20 @@ def test_score_leaves_out_only_the_survivors_declared_equivalent():
     assert is_equivalent("invisible without the JIT (a Numba option)")
     assert not is_equivalent("killed by tests/test_x.py::test_y")
     assert not is_equivalent(None)
+
+
+def test_coverage_shards_balance_file_sizes_and_merge_back_to_one_map():
+    files = ["a.py", "b.py", "c.py", "d.py"]
+    shards = _shards(files, [50, 40, 30, 20], 2)
+    assert sorted(f for s in shards for f in s) == files
+    assert shards == [["a.py", "d.py"], ["b.py", "c.py"]]  # 70 and 70
+    assert sorted(_shards(files, [1, 1, 1, 1], 8)) == [["a.py"], ["b.py"], ["c.py"], ["d.py"]]
+    one = {"tests": {"a.py::t": {"cpu": 1.0, "passed": True}}, "files": {"a.py": "h1"},
+           "lines": {"m.py": {"3": ["a.py::t"]}}}
+    two = {"tests": {"b.py::u": {"cpu": 2.0, "passed": False}}, "files": {"b.py": "h2"},
+           "lines": {"m.py": {"3": ["b.py::u"], "4": ["b.py::u"]}, "n.py": {"1": ["b.py::u"]}}}
+    merged = _merge_maps([one, two])
+    assert merged["tests"] == {**one["tests"], **two["tests"]}
+    assert merged["files"] == {"a.py": "h1", "b.py": "h2"}
+    assert merged["lines"] == {"m.py": {"3": ["a.py::t", "b.py::u"], "4": ["b.py::u"]},
+                               "n.py": {"1": ["b.py::u"]}}

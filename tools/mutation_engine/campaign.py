@@ -24,7 +24,7 @@ import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from mutation_engine import mutants as mutants_mod
@@ -34,6 +34,8 @@ from mutation_engine.scope import scope_of
 
 CPU_FACTOR = 3
 CPU_GRACE = 10
+SAVE_EVERY = 10.0  # seconds between saves of the result cache during a module (a save of
+                   # every result takes ~50 ms; after each of ~5,000 mutants that was minutes)
 ENGINE_DIR = Path(__file__).resolve().parent
 KILLED = ("killed", "timeout")
 
@@ -75,6 +77,30 @@ def pytest_command(*args):
     return [sys.executable, "-m", "pytest", "-q", "-p", "no:randomly", "-p", "no:cacheprovider", *args]
 
 
+def _shards(files, sizes, count):
+    """``files`` split into at most ``count`` lists of about equal total size (largest first)."""
+    shards = [[] for _ in range(max(1, min(count, len(files))))]
+    load = [0] * len(shards)
+    for size, f in sorted(zip(sizes, files), reverse=True):
+        i = load.index(min(load))
+        shards[i].append(f)
+        load[i] += size
+    return [sorted(s) for s in shards]
+
+
+def _merge_maps(parts):
+    """One coverage map from those of disjoint sets of test files (testmap.py's format)."""
+    merged = {"tests": {}, "lines": {}, "files": {}}
+    for part in parts:
+        merged["tests"].update(part["tests"])
+        merged["files"].update(part["files"])
+        for path, by_line in part["lines"].items():
+            into = merged["lines"].setdefault(path, {})
+            for line, ids in by_line.items():
+                into[line] = sorted(set(into.get(line, ())) | set(ids))
+    return merged
+
+
 class Campaign:
     def __init__(self, root, targets, jobs=1, state_dir=None, log=print, universe=None,
                  verdicts=None):
@@ -87,6 +113,7 @@ class Campaign:
         self.state.mkdir(parents=True, exist_ok=True)
         self.log = log
         self.results = self._load("results.json")
+        self._saved_at = time.monotonic()
         self._lock = threading.Lock()
         self._local = threading.local()
         self._servers = []
@@ -133,14 +160,26 @@ class Campaign:
         path = self.state / f"testmap-{'jit' if jit else 'nojit'}-{key}.json"
         if not path.exists():
             files = sorted({str(p) for t in targets for p in (self.root / t.file.split("/")[0]).rglob("*.py")})
-            env = dict(environment(self.root, jit), MUTATION_TESTMAP=str(path),
-                       MUTATION_TESTMAP_FILES=os.pathsep.join(files))
-            self.log(f"coverage pass ({'JIT on' if jit else 'NUMBA_DISABLE_JIT=1'}): {len(tests)} test files")
+            shards = _shards(tests, [len(self.text(t)) for t in tests], self.jobs)
+            self.log(f"coverage pass ({'JIT on' if jit else 'NUMBA_DISABLE_JIT=1'}): {len(tests)} test "
+                     f"files in {len(shards)} process(es)")
             start = time.perf_counter()
-            proc = subprocess.run(pytest_command("-p", "mutation_engine.testmap", *tests), cwd=self.root,
-                                  env=env, capture_output=True, text=True)
-            if not path.exists():
-                raise RuntimeError(f"the coverage pass failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+            procs = []
+            for n, shard in enumerate(shards):
+                out = path.with_suffix(f".shard{n}")
+                env = dict(environment(self.root, jit), MUTATION_TESTMAP=str(out),
+                           MUTATION_TESTMAP_FILES=os.pathsep.join(files))
+                procs.append((out, subprocess.Popen(
+                    pytest_command("-p", "mutation_engine.testmap", *shard), cwd=self.root, env=env,
+                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)))
+            parts = []
+            for out, proc in procs:
+                log = proc.communicate()[0]
+                if not out.exists():
+                    raise RuntimeError(f"the coverage pass failed:\n{log[-6000:]}")
+                parts.append(json.loads(out.read_text()))
+                out.unlink()
+            self._save(path.name, _merge_maps(parts))
             self.log(f"coverage pass done in {time.perf_counter() - start:.0f} s")
         return json.loads(path.read_text())
 
@@ -238,7 +277,9 @@ class Campaign:
                 result["was_survivor"] = True
             with self._lock:
                 self.results[key] = result
-                self._save("results.json", self.results)
+                if time.monotonic() - self._saved_at > SAVE_EVERY:
+                    self._save("results.json", self.results)
+                    self._saved_at = time.monotonic()
 
         pool = getattr(self, "_pool", None)
         if pool is not None:
