@@ -65,14 +65,19 @@ def test_njit_without_cache_and_bare_njit_compile_in_memory(cache_dir):
 
 @jit_only
 def test_njit_of_a_function_nowhere_cacheable_warns_once_and_compiles(cache_dir):
-    namespace = {}
-    exec("def made_by_exec(x):\n    return x - 1\n", namespace)  # no source file: no locator
+    # a module body decorating a kernel, run by exec: no source file, so no cache locator
+    namespace = {"njit": kernels.njit}
+    body = "@njit(cache=True)\ndef made_by_exec(x):\n    return x - 1\n"
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        made = kernels.njit(cache=True)(namespace["made_by_exec"])
-        again = kernels.njit(cache=True)(namespace["made_by_exec"])
-    messages = [str(w.message) for w in caught if w.category is KernelCacheWarning]
+        exec(body, namespace)  # this line imports the "module"
+        made = namespace["made_by_exec"]
+        again = kernels.njit(cache=True)(made.py_func)
+    warned = [w for w in caught if w.category is KernelCacheWarning]
+    messages = [str(w.message) for w in warned]
     assert len(messages) == 1, messages
+    # the warning names the code importing the module that holds the kernel, not the library
+    assert warned[0].filename == __file__
     assert re.fullmatch(
         r"tinygrad_nn: Numba has nowhere writable to cache compiled kernels \(cannot cache function "
         r"'made_by_exec': no locator available for file '<string>'\); they compile in memory in every "
@@ -157,3 +162,43 @@ def test_safe_cache_failed_save_disables_the_cache_and_warns_once(monkeypatch):
 def test_kernel_cache_warning_is_a_runtime_warning():
     assert issubclass(KernelCacheWarning, RuntimeWarning)
     assert kernels.__all__ == ["njit", "KernelCacheWarning"]
+
+
+# ---------------------------------------------------------------- kernels/optim.py
+ADAM = dict(beta1=0.9, one_minus_beta1=0.1, beta2=0.999, one_minus_beta2=0.001, bias2_sqrt=0.05,
+            eps=1e-8, step_size=0.01, lerp_small=True)
+
+
+@pytest.mark.parametrize("weight_decay, decay_factor", [(1.0, 1.0), (0.0, 2.0), (1.0, 2.0), (0.5, 0.25)])
+def test_adam_kernel_applies_any_decay_exactly_as_its_reference(weight_decay, decay_factor):
+    """The kernel skips the multiply for decay_factor == 1 and the add for weight_decay == 0
+    only: every other value (1 and 2 included) is applied as in the numpy reference."""
+    from tinygrad_nn.kernels.optim import adam_step, adam_step_reference
+
+    rng = np.random.default_rng(5)
+    arrays = [rng.standard_normal(7), rng.standard_normal(7), rng.standard_normal(7), rng.random(7)]
+    got, want = [a.copy() for a in arrays], [a.copy() for a in arrays]
+    adam_step(*got, weight_decay=weight_decay, decay_factor=decay_factor, **ADAM)
+    adam_step_reference(*want, weight_decay=weight_decay, decay_factor=decay_factor, **ADAM)
+    for x, y in zip(got, want):
+        np.testing.assert_array_equal(x, y)
+    p, g = arrays[0] * decay_factor, arrays[1] + arrays[0] * decay_factor * weight_decay
+    m = arrays[2] + 0.1 * (g - arrays[2])
+    v = arrays[3] * 0.999 + 0.001 * g * g
+    np.testing.assert_allclose(got[0], p - 0.01 * m / (np.sqrt(v) / 0.05 + 1e-8), rtol=1e-12)
+
+
+def test_adam_kernel_size_message_is_exact():
+    from tinygrad_nn.kernels.optim import adam_step
+
+    a = np.zeros(4)
+    with pytest.raises(ValueError, match=r"^adam_step: p, g, m and v must have the same size$"):
+        adam_step(a, a.copy(), np.zeros(3), a.copy(), weight_decay=0.0, decay_factor=1.0, **ADAM)
+
+
+# ---------------------------------------------------------------- kernels/embedding.py
+def test_embedding_backward_checks_grad_by_name():
+    from tinygrad_nn.kernels.embedding import embedding_backward
+
+    with pytest.raises(ValueError, match=r"^embedding_backward: grad must be 2-D, got shape \(2,\)$"):
+        embedding_backward(np.array([0, 1]), np.ones(2), 3, -1)
