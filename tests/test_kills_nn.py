@@ -79,15 +79,66 @@ def test_dropout_default_and_range():
         nn.Dropout(p=1.0)
 
 
-# ---------------------------------------------------------------- nn/activations.py, nn/losses.py
-def test_softplus_beta_must_be_strictly_positive():
-    with _raises(ValueError, r"Softplus: beta must be a finite number > 0, got 0\.0"):
-        nn.Softplus(beta=0.0)
-    assert nn.Softplus(beta=1e-300).beta == 1e-300
-
-
+# ---------------------------------------------------------------- nn/losses.py
 def test_loss_repr_lists_every_option():
     assert repr(nn.CrossEntropyLoss(reduction="sum", label_smoothing=0.1)) == \
         "CrossEntropyLoss(reduction='sum', label_smoothing=0.1)"
     assert repr(nn.SmoothL1Loss(reduction="none", beta=0.5)) == "SmoothL1Loss(reduction='none', beta=0.5)"
     assert repr(nn.MSELoss()) == "MSELoss(reduction='mean')"
+
+
+# ---------------------------------------------------------------- nn/module.py
+def test_a_module_keeps_its_own_call():
+    class Custom(nn.Module):
+        def forward(self, x):
+            return x
+
+        def __call__(self, x):
+            return ("called", x)
+
+    assert Custom()(1) == ("called", 1)
+
+
+def test_a_shared_tensor_is_listed_once_and_the_members_after_it_still_are():
+    class Tied(nn.Module):
+        def __init__(self):
+            self.a = Tensor(np.ones(2), requires_grad=True)
+            self.b = self.a  # tied: the same Tensor again
+            self.c = Tensor(np.zeros(3), requires_grad=True)
+
+    m = Tied()
+    assert [n for n, _ in m.named_parameters()] == ["a", "c"]
+    assert m.parameters()[1] is m.c
+
+
+def test_register_buffer_keeps_a_given_tensor():
+    m = nn.Module()
+    t = Tensor(np.ones(2))
+    assert m.register_buffer("running", t) is t and m.running is t
+    assert m.buffers() == [t]
+
+
+class _Two(nn.Module):
+    def __init__(self):
+        self.w = Tensor(np.ones((2, 2)), requires_grad=True)
+        self.v = Tensor(np.ones(3), requires_grad=True)
+
+
+def test_load_state_dict_lists_every_problem():
+    with _raises(ValueError, r"load_state_dict into _Two: shape mismatch: 'w' expected \(2, 2\), got \(3,\), "
+                             r"'v' expected \(3,\), got \(2,\)"):
+        _Two().load_state_dict({"w": np.ones(3), "v": np.ones(2)})
+    with pytest.raises(ValueError, match=r"^load_state_dict into _Two: bad values: 'w' is not an array "
+                                         r"\(setting an array element with a sequence\..*\)$"):
+        _Two().load_state_dict({"w": [[1.0, 2.0], [3.0]], "v": np.ones(3)})
+
+
+def test_repr_of_a_module_with_options_and_children_puts_the_options_first():
+    class Block(nn.Module):
+        def __init__(self):
+            self.dense = nn.Dense(2, 3)
+
+        def extra_repr(self):
+            return "depth=1"
+
+    assert repr(Block()) == "Block(\n  depth=1\n  (dense): Dense(2, 3)\n)"
