@@ -132,3 +132,54 @@ def test_vecmath_python_forms_are_numpys():
     np.testing.assert_array_equal(vecmath.expm1(x), np.expm1(x))
     np.testing.assert_array_equal(vecmath.tanh(x), np.tanh(x))
     np.testing.assert_array_equal(vecmath.log1p_unit(x[1:4]), np.log1p(x[1:4]))
+
+
+# ---------------------------------------------------------------- kernels/softmax.py
+def _raises(message):
+    return pytest.raises(ValueError, match="^" + message + "$")
+
+
+def test_softmax_kernel_entries_serve_the_ops_and_reject_bad_arrays_by_name():
+    """logsumexp's forward and backward go through the softmax kernels' checked entries; each
+    entry is named as exported and names itself and its arguments when it refuses an array."""
+    from scipy.special import logsumexp, softmax
+
+    import tinygrad_nn as tn
+    from tinygrad_nn.kernels import softmax as K
+
+    x = np.array([[0.5, -1.0, 2.0], [3.0, 3.0, -4.0]])
+    t = tn.Tensor(x, requires_grad=True)
+    out = t.logsumexp(axis=1)
+    np.testing.assert_allclose(out.data, logsumexp(x, axis=1), rtol=1e-14)
+    out.sum().backward()
+    np.testing.assert_allclose(t.grad, softmax(x, axis=1), rtol=1e-14)
+
+    grid = np.ones((2, 3))
+    for name in ("softmax_forward", "log_softmax_forward", "logsumexp_forward"):
+        entry = getattr(K, name)
+        assert entry.__name__ == entry.__qualname__ == name
+        with _raises(rf"{name}: x must be 2-D, got shape \(3,\)"):
+            entry(np.ones(3))
+    for name in ("softmax_backward", "log_softmax_backward"):
+        entry = getattr(K, name)
+        assert entry.__name__ == entry.__qualname__ == name
+        with _raises(rf"{name}: y must be 2-D, got shape \(3,\)"):
+            entry(np.ones(3), grid)
+        with _raises(rf"{name}: grad has shape \(2, 2\), y has shape \(2, 3\)"):
+            entry(grid, np.ones((2, 2)))
+
+
+def test_cross_entropy_kernels_reject_bad_arrays_by_name():
+    from tinygrad_nn.kernels import softmax as K
+
+    x = np.ones((2, 3))
+    with _raises(r"cross_entropy_forward: logits must be 2-D, got shape \(3,\)"):
+        K.cross_entropy_forward(np.ones(3), np.array([0]))
+    with _raises(r"cross_entropy_forward: target values \[3\] are out of range \[0, 3\)"):
+        K.cross_entropy_forward(x, np.array([0, 3]))
+    with _raises(r"cross_entropy_backward: probs must be 2-D, got shape \(3,\)"):
+        K.cross_entropy_backward(np.ones(3), np.array([0]), np.ones(1))
+    with _raises(r"cross_entropy_backward: target values \[3\] are out of range \[0, 3\)"):
+        K.cross_entropy_backward(x, np.array([0, 3]), np.ones(2))
+    with _raises(r"cross_entropy_backward: grad has shape \(3,\), expected \(2,\)"):
+        K.cross_entropy_backward(x, np.array([0, 1]), np.ones(3))
