@@ -167,3 +167,23 @@ def test_property_tests_pass_as_a_user_runs_them(tmp_path):
                          capture_output=True, text=True, timeout=900)
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
     assert "5 passed" in run.stdout, run.stdout[-2000:]
+
+
+class _NanGradient(Function):
+    """x * 2 whose backward puts NaN (or inf) in one element: finite numerical gradient."""
+
+    def forward(self, a, bad=np.nan):
+        self.shape, self.bad = a.shape, bad
+        return a * 2
+
+    def backward(self, grad):
+        g = grad * 2
+        g.reshape(-1)[1] = self.bad
+        return g
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_gradcheck_fails_on_a_non_finite_analytic_gradient(bad):
+    with pytest.raises(GradcheckError, match=r"gradcheck failed for input 0 \(shape \(3,\)\): worst element "
+                                             r"d out\[0\] / d input0\[1\]: analytic (nan|inf), numerical 0 "):
+        gradcheck(lambda a: _NanGradient.apply(a, bad=bad), np.array([1.0, 2.0, 3.0]))

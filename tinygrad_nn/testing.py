@@ -137,9 +137,15 @@ def _check_jacobians(fn, leaves, labels, eps=1e-6, atol=1e-5, rtol=1e-3, n_args=
     for k, (a, n) in enumerate(zip(analytic, numeric)):
         label = labels[k]
         short = label.replace("input ", "input").replace("parameter ", "").strip("'")
-        if not np.all(np.isfinite(n)) and not np.array_equal(np.isfinite(a), np.isfinite(n)):
+        finite = np.isfinite(a)
+        if not np.all(np.isfinite(n)) and not np.array_equal(finite, np.isfinite(n)):
             raise GradcheckError(f"{label}: numerical gradient is not finite; is fn smooth here?")
-        excess = np.abs(a - n) - (atol + rtol * np.abs(n))
+        # a NaN or inf analytic element where the numerical one is finite is the worst element
+        # (a NaN difference would compare as no excess at all); elements non-finite in both are
+        # skipped
+        with np.errstate(invalid="ignore"):
+            excess = np.where(finite, np.abs(a - n) - (atol + rtol * np.abs(n)),
+                              np.where(np.isfinite(n), np.inf, -np.inf))
         if excess.size and excess.max() > 0:
             j, i = np.unravel_index(np.argmax(excess), excess.shape)
             out_idx = [int(v) for v in np.unravel_index(j, out_shape)] if out_shape else []
