@@ -1,5 +1,7 @@
 """conv2d, max_pool2d and cross_entropy: values against scipy/numpy, gradients against finite
 differences (tinygrad_nn.testing.gradcheck), dtypes, and the error messages."""
+import contextlib
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -10,6 +12,7 @@ from scipy.special import log_softmax
 
 import tinygrad_nn.functional as F
 from tinygrad_nn import Tensor
+from tinygrad_nn.kernels import conv as KC
 from tinygrad_nn.testing import gradcheck
 
 
@@ -78,9 +81,22 @@ def test_conv2d_matches_scipy_correlate(case):
                                rtol=1e-10, atol=1e-12)
 
 
-@settings(max_examples=25)
+@contextlib.contextmanager
+def weight_gradient_path(row_entries):
+    """The convolution kernels' weight gradient forced onto one path: 0 = im2col columns,
+    None = pixel-major rows (``kernels.conv.ROW_ENTRIES``)."""
+    saved = KC.ROW_ENTRIES
+    KC.ROW_ENTRIES = 1 << 62 if row_entries is None else row_entries
+    try:
+        yield
+    finally:
+        KC.ROW_ENTRIES = saved
+
+
+@pytest.mark.parametrize("row_entries", [0, None], ids=["columns", "rows"])
+@settings(max_examples=20)
 @given(case=conv_cases())
-def test_conv2d_gradients_match_finite_differences(case):
+def test_conv2d_gradients_match_finite_differences(row_entries, case):
     x, w, b, stride, padding, dilation, groups = case
     inputs = [a for a in (x, w, b) if a is not None]
     kw = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
@@ -91,7 +107,8 @@ def test_conv2d_gradients_match_finite_differences(case):
         bias = args[2] if b is not None else None
         return (F.conv2d(args[0], args[1], bias, **kw) * weights).sum()
 
-    gradcheck(loss, *inputs)
+    with weight_gradient_path(row_entries):
+        gradcheck(loss, *inputs)
 
 
 @pytest.mark.parametrize("kernel, dilation", [((3, 3), (1, 1)), ((2, 4), (1, 1)), ((3, 2), (2, 3)),
