@@ -58,6 +58,12 @@ def _copy(src, dst):
 
 
 @njit(**_JIT)
+def _fill(dst, value):
+    for q in range(dst.size):
+        dst[q] = value
+
+
+@njit(**_JIT)
 def _add(src, dst):
     for q in range(src.size):
         dst[q] += src[q]
@@ -182,6 +188,18 @@ def _im2row(xq, offs, geo, rows):
 
 
 @njit(**_JIT)
+def _im2col_exact(xq, offs, geo, cols):
+    """The im2col matrix of one image without dropped columns: cols[k, i*Wo + j] = the phase
+    planes xq (flattened) at offs[k] + i*Wq + j."""
+    Ho, Wo, Wq = geo[HO], geo[WO], geo[WQ]
+    for k in range(offs.size):
+        row = cols[k]
+        for i in range(Ho):
+            at = offs[k] + i * Wq
+            _copy(xq[at:at + Wo], row[i * Wo:(i + 1) * Wo])
+
+
+@njit(**_JIT)
 def _col2im(cols, nb, geo, dxq):
     """The adjoint of ``_im2col``: dxq = 0, then every column entry added back where it was read."""
     C, kh, kw, span = dxq.shape[1], geo[KH], geo[KW], geo[SPAN]
@@ -292,6 +310,15 @@ def _plan(x, w, stride, padding, dilation, groups, owner):
     return geo, tasks, width
 
 
+def _small_image_offsets(x, w, geo, xq):
+    """For an image whose im2col matrix has at most ``ROW_ENTRIES`` entries, where each of its
+    rows starts in the phase planes (``_tap_offsets``); otherwise an empty array (batched
+    GEMMs over dropped columns are faster there)."""
+    if x.shape[1] * w.shape[2] * w.shape[3] * int(geo[HO] * geo[WO]) > ROW_ENTRIES:
+        return np.empty(0, np.int64)
+    return _tap_offsets(x.shape[1], xq.shape[-1], geo)
+
+
 def _scratch(x, w, geo, width):
     """Per-thread buffers: phase planes (width, B, C, sh*sw*Hq*Wq), zeroed (their padding is
     never written again), and im2col matrices (width, K, B*span)."""
@@ -303,11 +330,25 @@ def _scratch(x, w, geo, width):
 
 
 @njit(**_JIT)
-def _forward(gemm, x, wm, bias, geo, n0, n1, xq, cols, acc, out):
-    """out[n0:n1] for the images n0..n1-1, ``geo[BATCH]`` images per GEMM."""
+def _forward(gemm, x, wm, bias, geo, n0, n1, offs, xq, cols, acc, out):
+    """out[n0:n1] for the images n0..n1-1, ``geo[BATCH]`` images per GEMM; with ``offs``
+    (small im2col matrices, see ``ROW_ENTRIES``) one image per GEMM, written straight into
+    ``out`` (no dropped columns to skip)."""
     O, Kg = wm.shape
     G, B, span = geo[GROUPS], geo[BATCH], geo[SPAN]
     Og = O // G
+    if offs.size > 0:
+        pixels = geo[HO] * geo[WO]
+        for n in range(n0, n1):
+            _split(x, n, geo, xq[0])
+            _im2col_exact(xq[0].reshape(-1), offs, geo, cols)
+            om = out[n].reshape(O, pixels)
+            for o in range(O):
+                _fill(om[o], bias[o])
+            for g in range(G):
+                matmul_into(gemm, wm[g * Og:(g + 1) * Og], cols[g * Kg:(g + 1) * Kg, :pixels],
+                            om[g * Og:(g + 1) * Og], 1.0)
+        return
     for s in range(n0, n1, B):
         nb = min(B, n1 - s)
         q = nb * span  # the GEMM's columns: the first q of the (C-contiguous) buffers
@@ -367,12 +408,13 @@ def conv2d_forward(x, w, b, stride=(1, 1), padding=(0, 0, 0, 0), dilation=(1, 1)
     check_kernel_arrays("conv2d_forward", shape=(O,), dtype=x.dtype, b=b)
     out = np.empty((x.shape[0], O, int(geo[HO]), int(geo[WO])), dtype=x.dtype)
     xq, cols = _scratch(x, w, geo, width)
-    acc = np.empty((width, O, int(geo[BATCH] * geo[SPAN])), dtype=x.dtype)
+    offs = _small_image_offsets(x, w, geo, xq)
+    acc = np.empty((width, O, 0 if offs.size else int(geo[BATCH] * geo[SPAN])), dtype=x.dtype)
     wm, gemm = w.reshape(O, -1), gemm_function(x.dtype)
 
     def task(t, slot):
-        _forward(gemm, x, wm, b, geo, tasks[t][0], tasks[t][1], xq[slot], cols[slot], acc[slot],
-                 out)
+        _forward(gemm, x, wm, b, geo, tasks[t][0], tasks[t][1], offs, xq[slot], cols[slot],
+                 acc[slot], out)
 
     with T.single_threaded_blas("numpy"):
         T.parallel_for(task, len(tasks), width)
@@ -396,10 +438,8 @@ def conv2d_backward(x, w, grad, stride=(1, 1), padding=(0, 0, 0, 0), dilation=(1
     dx = np.empty(x.shape if need_dx else (0,) + x.shape[1:], dtype=x.dtype)
     xq, cols = _scratch(x, w, geo, width)
     dxq = np.empty_like(xq) if need_dx else xq
-    pixels = int(geo[HO] * geo[WO])
-    by_rows = need_dw and Kg * groups * pixels <= ROW_ENTRIES
-    offs = _tap_offsets(x.shape[1], xq.shape[-1], geo) if by_rows else np.empty(0, np.int64)
-    rows = np.empty((width, pixels if by_rows else 0, offs.size), dtype=x.dtype)
+    offs = _small_image_offsets(x, w, geo, xq) if need_dw else np.empty(0, np.int64)
+    rows = np.empty((width, int(geo[HO] * geo[WO]) if offs.size else 0, offs.size), dtype=x.dtype)
     gbuf = np.zeros((width, O, int(geo[BATCH] * geo[SPAN])), dtype=x.dtype)
     dw_part = np.zeros((len(tasks), Kg, O), dtype=x.dtype)
     db_part = np.zeros((len(tasks), O), dtype=x.dtype)
