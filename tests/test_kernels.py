@@ -504,13 +504,15 @@ def test_matmul_into_refuses_mismatched_shapes():
         B.matmul_into(gemm, np.ones((2, 3)), np.ones((4, 2)), np.empty((2, 2)), 0.0)
 
 
-@pytest.mark.parametrize("row_entries", [0, 1 << 62], ids=["columns", "rows"])
+@pytest.mark.parametrize("limit", [0, 1 << 62], ids=["columns", "rows"])
 @pytest.mark.parametrize("stride, groups", [((1, 1), 1), ((2, 3), 1), ((2, 1), 2)])
-def test_conv_weight_gradient_paths_match_float64(monkeypatch, row_entries, stride, groups):
-    """The weight gradient from im2col columns and from pixel-major rows (``ROW_ENTRIES``
-    picks one by the size of an image's im2col matrix), with strides, padding and groups,
-    against the float64 sum over every tap."""
-    monkeypatch.setattr(KC, "ROW_ENTRIES", row_entries)
+def test_conv_paths_match_float64(monkeypatch, limit, stride, groups):
+    """Both convolution paths (``ROW_TAPS`` and ``ROW_PIXELS`` pick one by the size of an
+    image's im2col matrix: batched GEMMs over im2col columns, or image by image on exact
+    matrices with the weight gradient from pixel-major rows), with strides, padding and groups:
+    the output, weight and bias gradients against float64 sums over every tap."""
+    monkeypatch.setattr(KC, "ROW_TAPS", limit)
+    monkeypatch.setattr(KC, "ROW_PIXELS", limit)
     rng = np.random.default_rng(7)
     x = rng.standard_normal((5, 4, 9, 8))
     w = rng.standard_normal((6, 4 // groups, 3, 2))
@@ -521,7 +523,10 @@ def test_conv_weight_gradient_paths_match_float64(monkeypatch, row_entries, stri
     _, dw, db = KC.conv2d_backward(x.astype(np.float32), w.astype(np.float32),
                                    g.astype(np.float32), stride=stride, padding=pads,
                                    groups=groups, need_dx=False)
-    ref = np.zeros(w.shape)
+    b = rng.standard_normal(6)
+    out = KC.conv2d_forward(x.astype(np.float32), w.astype(np.float32), b.astype(np.float32),
+                            stride=stride, padding=pads, groups=groups)
+    ref, ref_out = np.zeros(w.shape), np.zeros(g.shape) + b[:, None, None]
     Og, Cg = 6 // groups, 4 // groups
     for o in range(6):
         channels = xp[:, o // Og * Cg:(o // Og + 1) * Cg]
@@ -529,6 +534,8 @@ def test_conv_weight_gradient_paths_match_float64(monkeypatch, row_entries, stri
             for j in range(2):
                 taps = channels[:, :, i:i + sh * Ho:sh, j:j + sw * Wo:sw]
                 ref[o, :, i, j] = np.einsum("nhw,nchw->c", g[:, o], taps)
+                ref_out[:, o] += np.einsum("c,nchw->nhw", w[o, :, i, j], taps)
+    np.testing.assert_allclose(out, ref_out, rtol=1e-4, atol=1e-4)
     np.testing.assert_allclose(dw, ref, rtol=1e-4, atol=1e-4)
     np.testing.assert_allclose(db, g.sum(axis=(0, 2, 3)), rtol=1e-4, atol=1e-4)
 

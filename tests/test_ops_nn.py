@@ -71,32 +71,36 @@ def tensors_of(*arrays, dtype=np.float64, requires_grad=True):
 # ---------------------------------------------------------------- conv2d
 
 
-@settings(max_examples=40)
+@contextlib.contextmanager
+def convolution_path(path):
+    """The convolution kernels forced onto one path (``kernels.conv.ROW_TAPS``/``ROW_PIXELS``):
+    "columns" (batched GEMMs over im2col columns) or "rows" (image by image, exact matrices,
+    the weight gradient from pixel-major rows)."""
+    saved = KC.ROW_TAPS, KC.ROW_PIXELS
+    KC.ROW_TAPS, KC.ROW_PIXELS = (0, 0) if path == "columns" else (1 << 62, 1 << 62)
+    try:
+        yield
+    finally:
+        KC.ROW_TAPS, KC.ROW_PIXELS = saved
+
+
+
+@pytest.mark.parametrize("path", ["columns", "rows"])
+@settings(max_examples=25)
 @given(case=conv_cases())
-def test_conv2d_matches_scipy_correlate(case):
+def test_conv2d_matches_scipy_correlate(path, case):
     x, w, b, stride, padding, dilation, groups = case
-    got = F.conv2d(*tensors_of(x, w, b), stride=stride, padding=padding, dilation=dilation,
-                   groups=groups)
+    with convolution_path(path):
+        got = F.conv2d(*tensors_of(x, w, b), stride=stride, padding=padding, dilation=dilation,
+                       groups=groups)
     np.testing.assert_allclose(got.data, reference_conv2d(x, w, b, stride, padding, dilation, groups),
                                rtol=1e-10, atol=1e-12)
 
 
-@contextlib.contextmanager
-def weight_gradient_path(row_entries):
-    """The convolution kernels' weight gradient forced onto one path: 0 = im2col columns,
-    None = pixel-major rows (``kernels.conv.ROW_ENTRIES``)."""
-    saved = KC.ROW_ENTRIES
-    KC.ROW_ENTRIES = 1 << 62 if row_entries is None else row_entries
-    try:
-        yield
-    finally:
-        KC.ROW_ENTRIES = saved
-
-
-@pytest.mark.parametrize("row_entries", [0, None], ids=["columns", "rows"])
+@pytest.mark.parametrize("path", ["columns", "rows"])
 @settings(max_examples=20)
 @given(case=conv_cases())
-def test_conv2d_gradients_match_finite_differences(row_entries, case):
+def test_conv2d_gradients_match_finite_differences(path, case):
     x, w, b, stride, padding, dilation, groups = case
     inputs = [a for a in (x, w, b) if a is not None]
     kw = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
@@ -107,7 +111,7 @@ def test_conv2d_gradients_match_finite_differences(row_entries, case):
         bias = args[2] if b is not None else None
         return (F.conv2d(args[0], args[1], bias, **kw) * weights).sum()
 
-    with weight_gradient_path(row_entries):
+    with convolution_path(path):
         gradcheck(loss, *inputs)
 
 

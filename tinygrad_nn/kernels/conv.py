@@ -37,13 +37,16 @@ MIN_COLUMNS = 256       # batch images into one GEMM until it has this many colu
 MAX_TASKS = 16          # images are split into at most this many tasks
 PARTIAL_BYTES = 1 << 26  # memory for the per-task weight-gradient sums (64 MB)
 SERIAL_WORK = 1 << 21   # below this many multiply-adds a call stays on the calling thread
-# An image whose im2col matrix (K rows, P output pixels) has at most this many entries takes its
-# weight gradient from pixel-major rows (``_im2row``), an L1/L2-sized matrix: OpenBLAS runs the
-# (K, P) @ (P, O) product up to 2x faster as (O, P) @ (P, K) when P is that short (3->64 channels
-# stride 2: 1.21 -> 0.62 ms for 64 images), and the gradient array is read in place instead of
-# copied. Larger ones cost more to gather as rows than the product gains (16->16 channels on
-# 28x28: 46 against 15 us per image; 32->32 on 14x14: the layer 8% slower).
-ROW_ENTRIES = 1 << 14
+# A convolution with at most ROW_TAPS rows (K = C*kh*kw) and ROW_PIXELS columns (output pixels
+# P) in an image's im2col matrix -- a first layer on small or strided maps -- runs image by image
+# on exact matrices (no dropped columns): the forward GEMM writes straight into the output, and
+# the weight gradient comes from pixel-major rows (``_im2row``) with the gradient array read in
+# place, since OpenBLAS runs the (K, P) @ (P, O) product up to 2x faster as (O, P) @ (P, K) when
+# both K and P are short (3->64 channels, stride 2, 16x16 outputs: 1.21 -> 0.62 ms for 64
+# images). Measured side by side: with 9 taps on 28x28 maps the backward was 28% slower this
+# way, with 288 taps on 7x7 maps no faster.
+ROW_TAPS = 64
+ROW_PIXELS = 256
 
 # geo: one int64 array of the geometry, so a kernel call type-checks one argument, not fifteen.
 KH, KW, SH, SW, PT, PL, DH, DW, HO, WO, GROUPS, BATCH, HQ, WQ, SPAN = range(15)
@@ -311,10 +314,10 @@ def _plan(x, w, stride, padding, dilation, groups, owner):
 
 
 def _small_image_offsets(x, w, geo, xq):
-    """For an image whose im2col matrix has at most ``ROW_ENTRIES`` entries, where each of its
-    rows starts in the phase planes (``_tap_offsets``); otherwise an empty array (batched
-    GEMMs over dropped columns are faster there)."""
-    if x.shape[1] * w.shape[2] * w.shape[3] * int(geo[HO] * geo[WO]) > ROW_ENTRIES:
+    """For a convolution whose im2col matrices are small (``ROW_TAPS``, ``ROW_PIXELS``),
+    where each of their rows starts in an image's phase planes (``_tap_offsets``); otherwise
+    an empty array (batched GEMMs over dropped columns are faster there)."""
+    if x.shape[1] * w.shape[2] * w.shape[3] > ROW_TAPS or int(geo[HO] * geo[WO]) > ROW_PIXELS:
         return np.empty(0, np.int64)
     return _tap_offsets(x.shape[1], xq.shape[-1], geo)
 
@@ -332,7 +335,7 @@ def _scratch(x, w, geo, width):
 @njit(**_JIT)
 def _forward(gemm, x, wm, bias, geo, n0, n1, offs, xq, cols, acc, out):
     """out[n0:n1] for the images n0..n1-1, ``geo[BATCH]`` images per GEMM; with ``offs``
-    (small im2col matrices, see ``ROW_ENTRIES``) one image per GEMM, written straight into
+    (small im2col matrices, see ``ROW_TAPS``) one image per GEMM, written straight into
     ``out`` (no dropped columns to skip)."""
     O, Kg = wm.shape
     G, B, span = geo[GROUPS], geo[BATCH], geo[SPAN]
@@ -364,7 +367,7 @@ def _backward(gemm, x, wm, grad, geo, n0, n1, need_dx, need_dw, offs, xq, dxq, c
               dw_part, db_part, dx):
     """Images n0..n1-1: their weight and bias gradient sums added into dw_part (Kg, O: the
     transposed weight matrix) and db_part (O,), their input gradient into dx[n0:n1] when
-    ``need_dx``. With ``offs`` (small im2col matrices, see ``ROW_ENTRIES``) the weight gradient is
+    ``need_dx``. With ``offs`` (small im2col matrices, see ``ROW_TAPS``) the weight gradient is
     taken image by image from pixel-major rows and the gradient array in place.
 
     A batch's matrices are the first nb*span columns of full-width buffers, so the dropped
