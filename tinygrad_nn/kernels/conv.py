@@ -17,6 +17,11 @@ batched ``B`` at a time into one wider GEMM, which keeps BLAS efficient on 7x7 m
 gradient is summed per task and the task sums are added in task order; tasks depend only on
 the shapes, so results are the same bit for bit at any thread count.
 
+Short im2col matrices (few taps on small maps: a first layer, a strided one) go image by image
+on exact matrices instead (``ROW_TAPS``, ``ROW_PIXELS``): the forward GEMM writes straight into
+the output, and the weight gradient is taken from the pixel-major transpose of the matrix with
+the gradient array read in place.
+
 Copies are explicit loops (Numba's slice assignment measured 6x slower than a plain loop); big
 outputs are allocated by numpy, which asks for transparent huge pages (fewer page faults).
 """
