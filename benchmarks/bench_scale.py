@@ -40,9 +40,10 @@ CONTENDED = ("wide MLP step", "conv stack")  # timed again beside a busy core
 
 
 def best_seconds(runs, repeat):
-    """{name: best seconds}; every timed call follows an untimed one of the same contender
-    (PyTorch's OpenMP threads keep spinning a while after its call returns)."""
-    return {name: t for name, (t, _) in best_of(runs, repeat, settle=True).items()}
+    """{name: best seconds}; every turn opens with 30 ms of sleep and an untimed call of the same
+    contender (PyTorch's OpenMP threads keep spinning a while after its call returns: a split of
+    ours that meets them does not pay, and our products then run whole for a while)."""
+    return {name: t for name, (t, _) in best_of(runs, repeat, settle=True, gap=0.03).items()}
 
 
 def sgemm_peak(count, repeat):

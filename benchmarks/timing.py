@@ -10,18 +10,21 @@ def timed(fn):
     return time.perf_counter() - start, out
 
 
-def best_of(runs, repeat, number=1, warmup=True, settle=False):
+def best_of(runs, repeat, number=1, warmup=True, settle=False, gap=0.0):
     """{name: (best seconds per call, last result)} of the callables in ``runs`` over ``repeat``
     rounds; a round times ``number`` calls and keeps their mean.
 
     The contenders take turns within each round, so a burst of background load hits them all
     alike. ``warmup`` first calls each once untimed (Numba loads or compiles its kernels, PyTorch
     picks its own); ``settle`` precedes every timed round with one untimed call of the same
-    contender, since another library's threads may still be spinning when its turn begins."""
+    contender, since another library's threads may still be spinning when its turn begins;
+    ``gap`` seconds of sleep open every turn, long enough for those threads to go idle (PyTorch's
+    OpenMP workers keep a core busy for about 10 ms after its call returns, measured here)."""
     last = {name: fn() for name, fn in runs.items()} if warmup else dict.fromkeys(runs)
     best = dict.fromkeys(runs, float("inf"))
     for _ in range(repeat):
         for name, fn in runs.items():
+            time.sleep(gap)
             if settle:
                 fn()
             start = time.perf_counter()

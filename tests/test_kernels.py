@@ -504,6 +504,42 @@ def test_matmul_into_refuses_mismatched_shapes():
         B.matmul_into(gemm, np.ones((2, 3)), np.ones((4, 2)), np.empty((2, 2)), 0.0)
 
 
+@pytest.mark.parametrize("limit", [0, 1 << 62], ids=["columns", "rows"])
+@pytest.mark.parametrize("stride, groups", [((1, 1), 1), ((2, 3), 1), ((2, 1), 2)])
+def test_conv_paths_match_float64(monkeypatch, limit, stride, groups):
+    """Both convolution paths (``ROW_TAPS`` and ``ROW_PIXELS`` pick one by the size of an
+    image's im2col matrix: batched GEMMs over im2col columns, or image by image on exact
+    matrices with the weight gradient from pixel-major rows), with strides, padding and groups:
+    the output, weight and bias gradients against float64 sums over every tap."""
+    monkeypatch.setattr(KC, "ROW_TAPS", limit)
+    monkeypatch.setattr(KC, "ROW_PIXELS", limit)
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((5, 4, 9, 8))
+    w = rng.standard_normal((6, 4 // groups, 3, 2))
+    (sh, sw), pads = stride, (1, 0, 2, 1)
+    xp = np.pad(x, ((0, 0), (0, 0), pads[:2], pads[2:]))
+    Ho, Wo = (xp.shape[2] - 3) // sh + 1, (xp.shape[3] - 2) // sw + 1
+    g = rng.standard_normal((5, 6, Ho, Wo))
+    _, dw, db = KC.conv2d_backward(x.astype(np.float32), w.astype(np.float32),
+                                   g.astype(np.float32), stride=stride, padding=pads,
+                                   groups=groups, need_dx=False)
+    b = rng.standard_normal(6)
+    out = KC.conv2d_forward(x.astype(np.float32), w.astype(np.float32), b.astype(np.float32),
+                            stride=stride, padding=pads, groups=groups)
+    ref, ref_out = np.zeros(w.shape), np.zeros(g.shape) + b[:, None, None]
+    Og, Cg = 6 // groups, 4 // groups
+    for o in range(6):
+        channels = xp[:, o // Og * Cg:(o // Og + 1) * Cg]
+        for i in range(3):
+            for j in range(2):
+                taps = channels[:, :, i:i + sh * Ho:sh, j:j + sw * Wo:sw]
+                ref[o, :, i, j] = np.einsum("nhw,nchw->c", g[:, o], taps)
+                ref_out[:, o] += np.einsum("c,nchw->nhw", w[o, :, i, j], taps)
+    np.testing.assert_allclose(out, ref_out, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(dw, ref, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(db, g.sum(axis=(0, 2, 3)), rtol=1e-4, atol=1e-4)
+
+
 @pytest.mark.parametrize("n", [101, 37])
 def test_conv_backward_with_a_partial_last_batch_matches_float64(n):
     """7x7 maps batch five images per GEMM; with n % 5 != 0 the last GEMM of a task is

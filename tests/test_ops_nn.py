@@ -1,5 +1,7 @@
 """conv2d, max_pool2d and cross_entropy: values against scipy/numpy, gradients against finite
 differences (tinygrad_nn.testing.gradcheck), dtypes, and the error messages."""
+import contextlib
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -10,6 +12,7 @@ from scipy.special import log_softmax
 
 import tinygrad_nn.functional as F
 from tinygrad_nn import Tensor
+from tinygrad_nn.kernels import conv as KC
 from tinygrad_nn.testing import gradcheck
 
 
@@ -68,19 +71,36 @@ def tensors_of(*arrays, dtype=np.float64, requires_grad=True):
 # ---------------------------------------------------------------- conv2d
 
 
-@settings(max_examples=40)
+@contextlib.contextmanager
+def convolution_path(path):
+    """The convolution kernels forced onto one path (``kernels.conv.ROW_TAPS``/``ROW_PIXELS``):
+    "columns" (batched GEMMs over im2col columns) or "rows" (image by image, exact matrices,
+    the weight gradient from pixel-major rows)."""
+    saved = KC.ROW_TAPS, KC.ROW_PIXELS
+    KC.ROW_TAPS, KC.ROW_PIXELS = (0, 0) if path == "columns" else (1 << 62, 1 << 62)
+    try:
+        yield
+    finally:
+        KC.ROW_TAPS, KC.ROW_PIXELS = saved
+
+
+
+@pytest.mark.parametrize("path", ["columns", "rows"])
+@settings(max_examples=25)
 @given(case=conv_cases())
-def test_conv2d_matches_scipy_correlate(case):
+def test_conv2d_matches_scipy_correlate(path, case):
     x, w, b, stride, padding, dilation, groups = case
-    got = F.conv2d(*tensors_of(x, w, b), stride=stride, padding=padding, dilation=dilation,
-                   groups=groups)
+    with convolution_path(path):
+        got = F.conv2d(*tensors_of(x, w, b), stride=stride, padding=padding, dilation=dilation,
+                       groups=groups)
     np.testing.assert_allclose(got.data, reference_conv2d(x, w, b, stride, padding, dilation, groups),
                                rtol=1e-10, atol=1e-12)
 
 
-@settings(max_examples=25)
+@pytest.mark.parametrize("path", ["columns", "rows"])
+@settings(max_examples=20)
 @given(case=conv_cases())
-def test_conv2d_gradients_match_finite_differences(case):
+def test_conv2d_gradients_match_finite_differences(path, case):
     x, w, b, stride, padding, dilation, groups = case
     inputs = [a for a in (x, w, b) if a is not None]
     kw = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
@@ -91,7 +111,8 @@ def test_conv2d_gradients_match_finite_differences(case):
         bias = args[2] if b is not None else None
         return (F.conv2d(args[0], args[1], bias, **kw) * weights).sum()
 
-    gradcheck(loss, *inputs)
+    with convolution_path(path):
+        gradcheck(loss, *inputs)
 
 
 @pytest.mark.parametrize("kernel, dilation", [((3, 3), (1, 1)), ((2, 4), (1, 1)), ((3, 2), (2, 3)),
