@@ -16,7 +16,8 @@ demo: $(VENV)/.installed-examples
 	$(PY) examples/reproduce_seeds.py
 
 # make test: derandomized hypothesis ("ci" profile), the same examples on every run. The kernel
-# tests run three ways: pure Python (NUMBA_DISABLE_JIT), compiled with Numba's bounds checking
+# tests run three ways: pure Python (NUMBA_DISABLE_JIT; with the kernel kill tests, some of
+# which watch the kernels' Python calls), compiled with Numba's bounds checking
 # (an index past an array raises IndexError and fails a test instead of corrupting memory; its
 # own cache folder, since Numba's cache does not key on that flag), and compiled as shipped.
 # Every run shuffles the test order (pytest-randomly) with TEST_SEED, printed first: a test that
@@ -26,7 +27,7 @@ RANDOM_ORDER = -p randomly --randomly-seed=$(TEST_SEED)
 
 test: $(STAMP)
 	@echo "make test: test order shuffled by pytest-randomly with --randomly-seed=$(TEST_SEED)"
-	HYPOTHESIS_PROFILE=ci NUMBA_DISABLE_JIT=1 $(PY) -m pytest -q -p no:cacheprovider $(RANDOM_ORDER) tests/test_kernels.py
+	HYPOTHESIS_PROFILE=ci NUMBA_DISABLE_JIT=1 $(PY) -m pytest -q -p no:cacheprovider $(RANDOM_ORDER) tests/test_kernels.py tests/test_kills_kernels_math.py tests/test_kills_kernels_conv.py
 	HYPOTHESIS_PROFILE=ci NUMBA_BOUNDSCHECK=1 NUMBA_CACHE_DIR=$(VENV)/numba-boundscheck-cache $(PY) -m pytest -q -p no:cacheprovider $(RANDOM_ORDER) tests/test_kernels.py
 	HYPOTHESIS_PROFILE=ci $(PY) -m pytest -q -p no:cacheprovider $(RANDOM_ORDER)
 

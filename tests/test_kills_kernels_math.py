@@ -240,7 +240,6 @@ def test_max_pool_runs_the_exact_pass_only_on_planes_holding_a_nan_or_inf(monkey
     assert [v for *_, v in calls] == [x[0, 0, 0, 0], x[0, 1, 0, 0], x[0, 1, 0, 0], x[0, 2, 0, 0]]
 
 
-@nojit_only
 def test_pool_work_is_split_into_runs_of_planes_and_small_calls_stay_serial(monkeypatch):
     from tinygrad_nn import threads as T
     from tinygrad_nn.kernels import pool as P

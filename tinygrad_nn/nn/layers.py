@@ -52,15 +52,6 @@ def _positive(value, what, layer):
     return int(value)
 
 
-def _pair(value, what, layer, minimum=1):
-    """An int or an (h, w) pair of ints >= minimum, as a tuple."""
-    pair = tuple(value) if isinstance(value, (tuple, list)) else (value, value)
-    if len(pair) != 2 or any(isinstance(v, bool) or not isinstance(v, (int, np.integer))
-                             or v < minimum for v in pair):
-        raise ValueError(f"{layer}: {what} must be an int >= {minimum} or a pair of them, got {value!r}")
-    return int(pair[0]), int(pair[1])
-
-
 def _compact(pair):
     return pair[0] if pair[0] == pair[1] else pair
 
