@@ -40,10 +40,14 @@ class Counter:
 
 def unused(x):
     return x + 1
+
+
+def twice(x):
+    return x * 2
 '''
 
 TESTS = '''\
-from tiny.calc import Counter, clamp
+from tiny.calc import Counter, clamp, twice
 
 
 def test_clamp():
@@ -58,6 +62,12 @@ def test_bump():
 
 def test_alias():
     assert Counter().nothing() == 0
+
+
+def test_twice_read_from_a_file(tmp_path):  # a tmp_path test must run in the fork server's
+    path = tmp_path / "n"                   # children as anywhere (x * 3 and x / 2 survive it)
+    path.write_text("0")
+    assert twice(int(path.read_text())) == 0
 '''
 
 

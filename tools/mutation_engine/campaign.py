@@ -369,6 +369,9 @@ class _ServerProcess:
                    MUTATION_SERVER_MODULES=",".join(t.module for t in targets))
         tests = sorted({f for t in targets for f in t.tests})
         log = open(c.state / f"{name}.log", "w")
+        # pytest creates --basetemp itself but not its parent: without it every test using
+        # tmp_path errored in the children, and so "killed" every mutant it was selected for
+        (c.state / "tmp").mkdir(parents=True, exist_ok=True)
         self.proc = subprocess.Popen(
             pytest_command("-p", "mutation_engine.server", f"--basetemp={c.state / 'tmp' / name}", *tests),
             cwd=c.root, env=env, pass_fds=(to_server, from_server), stdout=log, stderr=subprocess.STDOUT)
