@@ -82,6 +82,12 @@ def test_vecmath_exp_family_flushes_below_the_normal_range_and_overflows_above(d
     assert ulps(np.array([e(inside_hi)]), reference("exp", [inside_hi]), dtype)[0] <= MAX_ULP["exp"]
     assert ulps(np.array([em1(inside_hi)]), reference("expm1", [inside_hi]), dtype)[0] <= MAX_ULP["expm1"]
     assert em1(inside_lo) == -1  # e**x - 1 rounds to -1 there
+    # the ends of the range themselves are inside: not flushed, not overflowed
+    at_lo, at_hi = dtype(lo), dtype(hi)
+    assert 0 < e(at_lo) < 2 * tiny
+    for f, name in ((e, "exp"), (em1, "expm1")):
+        assert np.isfinite(f(at_hi))
+        assert ulps(np.array([f(at_hi)]), reference(name, [at_hi]), dtype)[0] <= MAX_ULP[name]
 
 
 @pytest.mark.parametrize("dtype", FLOATS, ids=["f32", "f64"])

@@ -282,7 +282,9 @@ class Campaign:
                 continue
             if not tests:
                 self.results[key] = dict(old or {}, verdict="not covered", by=None, tests=0, tests_hash=thash)
-            elif old is None or old["verdict"] not in KILLED and old.get("tests_hash") != thash \
+            elif old is None or old["verdict"] not in KILLED and (
+                    old.get("tests_hash") != thash
+                    or bool(old.get("option")) != self.option_mutant(target, m)) \
                     or old["verdict"] == "not covered":
                 todo.append((m, tests, cpu, fresh, key, old))
 
@@ -290,6 +292,8 @@ class Campaign:
             m, tests, cpu, fresh, key, old = item
             result = self.run_one(target, m, tests, cpu, fresh)
             result.update(tests=len(tests), tests_hash=thash)
+            if self.option_mutant(target, m):
+                result["option"] = True  # run with the JIT on (a survivor is re-run if that changes)
             if old and old["verdict"] in ("survived", "not covered") and result["verdict"] in KILLED:
                 result["was_survivor"] = True
             with self._lock:
