@@ -25,6 +25,7 @@ from numba.core.cpu import CPUTargetOptions
 from numba.core.dispatcher import Dispatcher
 from numba.core.registry import cpu_target
 
+from tinygrad_nn import threads
 from tinygrad_nn.kernels import _SafeCache
 
 pytestmark = pytest.mark.skipif(config.DISABLE_JIT, reason="needs Numba's dispatchers")
@@ -94,9 +95,13 @@ def test_kernels_are_disk_cached_with_options_numba_accepts(name):
         assert found == []
         return
     assert found, f"no Numba kernel found in kernels/{name}.py"
+    threaded = any(value is threads for value in vars(module(name)).values())
     for d in found:
         where = f"kernels/{name}.py: {d.py_func.__qualname__}"
         assert isinstance(d._cache, _SafeCache), f"{where} is not cached on disk"
+        # a module splitting work over tinygrad_nn.threads: kernels holding the GIL would run
+        # one at a time
+        assert not threaded or d.targetoptions.get("nogil") is True, f"{where} holds the GIL"
         CPUTargetOptions.parse_as_flags(Flags(), dict(d.targetoptions))  # unknown options, fastmath flags
         create_error_model(d.targetoptions.get("error_model", "python"), cpu_target.target_context)
 
