@@ -5,6 +5,7 @@ import pytest
 
 from tinygrad_nn import Tensor
 from tinygrad_nn.optim import SGD, InverseScalingLR
+from tinygrad_nn.optim import schedules as S
 from tinygrad_nn.optim.plateau import Plateau
 
 
@@ -166,3 +167,130 @@ def test_fit_progress_bar_counts_epochs_and_shows_loss_and_metrics(monkeypatch, 
     assert bar.updates == [1, 1] and bar.closed
     assert bar.postfix == [{"loss": f"{history.loss[0]:.4g}", "val_score": "0.1235"},
                            {"loss": f"{history.loss[1]:.4g}", "val_score": "0.5"}]
+
+
+# ---------------------------------------------------------------- optim/schedules.py (more)
+def _sgd(lr=0.1, **kw):
+    return SGD(_params(), lr=lr, **kw)
+
+
+@pytest.mark.parametrize("make, error, message", [
+    (lambda: S.MultiStepLR(_sgd(), 2.5), TypeError, r"MultiStepLR: milestones must be a list of epochs, got 2\.5"),
+    (lambda: S.MultiStepLR(_sgd(), [1, -1]), ValueError, r"MultiStepLR: milestones\[\] must be an integer >= 0, got -1"),
+    (lambda: S.MultiStepLR(_sgd(), [1], gamma=-1.0), ValueError, r"MultiStepLR: gamma must be a finite number >= 0, got -1\.0"),
+    (lambda: S.ExponentialLR(_sgd(), gamma=-1.0), ValueError, r"ExponentialLR: gamma must be a finite number >= 0, got -1\.0"),
+    (lambda: S.CosineAnnealingLR(_sgd(), 0), ValueError, r"CosineAnnealingLR: T_max must be an integer >= 1, got 0"),
+    (lambda: S.CosineAnnealingLR(_sgd(), 5, eta_min=-1.0), ValueError,
+     r"CosineAnnealingLR: eta_min must be a finite number >= 0, got -1\.0"),
+    (lambda: S.InverseScalingLR(_sgd(), power_t=-1.0), ValueError,
+     r"InverseScalingLR: power_t must be a finite number >= 0, got -1\.0"),
+    (lambda: S.ReduceLROnPlateau(_sgd(), factor=1.0), ValueError, r"ReduceLROnPlateau: factor must be in \(0, 1\), got 1\.0"),
+    (lambda: S.ReduceLROnPlateau(_sgd(), min_lr=-1.0), ValueError,
+     r"ReduceLROnPlateau: min_lr must be a finite number >= 0, got -1\.0"),
+    (lambda: S.OneCycleLR(_sgd(momentum=0.9), 0.1, total_steps=0), ValueError,
+     r"OneCycleLR: total_steps must be an integer >= 1, got 0"),
+    (lambda: S.OneCycleLR(_sgd(momentum=0.9), 0.1, epochs=0, steps_per_epoch=3), ValueError,
+     r"OneCycleLR: epochs must be an integer >= 1, got 0"),
+    (lambda: S.OneCycleLR(_sgd(momentum=0.9), 0.1, epochs=3, steps_per_epoch=0), ValueError,
+     r"OneCycleLR: steps_per_epoch must be an integer >= 1, got 0"),
+    (lambda: S.OneCycleLR(_sgd(momentum=0.9), 0.1, total_steps=5, three_phase="yes"), TypeError,
+     r"OneCycleLR: three_phase must be a bool, got 'yes'"),
+    (lambda: S.OneCycleLR(_sgd(momentum=0.9), 0.1, total_steps=5, div_factor=0.0), ValueError,
+     r"OneCycleLR: div_factor must be a finite number > 0, got 0\.0"),
+    (lambda: S.OneCycleLR(_sgd(momentum=0.9), 0.1, total_steps=5, final_div_factor=0.0), ValueError,
+     r"OneCycleLR: final_div_factor must be a finite number > 0, got 0\.0"),
+    (lambda: S.OneCycleLR(_sgd(momentum=0.9), 0.1, total_steps=5, cycle_momentum="yes"), TypeError,
+     r"OneCycleLR: cycle_momentum must be a bool, got 'yes'"),
+    (lambda: S.OneCycleLR(_sgd(momentum=0.9), 0.1, total_steps=5, max_momentum=-1.0), ValueError,
+     r"OneCycleLR: max_momentum must be a finite number >= 0, got -1\.0"),
+    (lambda: S.OneCycleLR(_sgd(momentum=0.9), 0.1, total_steps=5, base_momentum=-1.0), ValueError,
+     r"OneCycleLR: base_momentum must be a finite number >= 0, got -1\.0"),
+])
+def test_schedule_argument_errors_name_the_schedule_and_argument(make, error, message):
+    with pytest.raises(error, match="^" + message + "$"):
+        make()
+
+
+def test_one_cycle_accepts_the_smallest_valid_settings():
+    assert S.OneCycleLR(_sgd(momentum=0.9), 0.1, total_steps=1).total_steps == 1
+    assert S.OneCycleLR(_sgd(momentum=0.9), 0.1, epochs=1, steps_per_epoch=5).total_steps == 5
+    assert S.OneCycleLR(_sgd(momentum=0.9), 0.1, epochs=5, steps_per_epoch=1).total_steps == 5
+    small = S.OneCycleLR(_sgd(momentum=0.9), 0.1, total_steps=5, div_factor=0.5, final_div_factor=0.5)
+    assert small.initial_lrs == [0.2] and small.min_lrs == [0.4]
+
+
+def test_schedule_defaults():
+    opt = _sgd()
+    S.StepLR(opt, 1).step()
+    assert opt.lr == pytest.approx(0.01, rel=1e-15)  # gamma 0.1
+    opt = _sgd()
+    S.MultiStepLR(opt, [1]).step()
+    assert opt.lr == pytest.approx(0.01, rel=1e-15)
+    opt = _sgd()
+    cosine = S.CosineAnnealingLR(opt, 2)
+    cosine.step()
+    cosine.step()
+    assert opt.lr == pytest.approx(0.0, abs=1e-18)  # eta_min 0
+    opt = _sgd()
+    S.InverseScalingLR(opt).step(3)
+    assert opt.lr == pytest.approx(0.05, rel=1e-15)  # power_t 0.5: 0.1 / 4**0.5
+
+
+def test_one_cycle_cycles_momentum_between_its_defaults_and_extrapolates_its_last_step():
+    import math
+
+    opt = _sgd(lr=0.1, momentum=0.9)
+    schedule = S.OneCycleLR(opt, 1.0, total_steps=10)  # peak at step 0.3 * 10 - 1 = 2
+    assert opt.param_groups[0]["momentum"] == 0.95  # max_momentum while the rate is low
+    lrs, momenta = [], []
+    for _ in range(10):
+        schedule.step()
+        lrs.append(opt.lr)
+        momenta.append(opt.param_groups[0]["momentum"])
+    assert lrs[1] == 1.0 and momenta[1] == pytest.approx(0.85, rel=1e-15)  # base_momentum at the peak
+    low = 1.0 / 25.0 / 1e4
+    # step 10 (= total_steps, allowed) continues the last phase's cosine past its end (pct 8/7)
+    assert lrs[9] == pytest.approx(low + (1.0 - low) / 2 * (math.cos(math.pi * 8 / 7) + 1), rel=1e-12)
+    assert lrs[8] == pytest.approx(low, rel=1e-9)
+
+
+def test_schedule_state_dict_holds_only_settings_and_counters_and_names_bad_keys():
+    state = S.StepLR(_sgd(), 2).state_dict()
+    assert sorted(state) == ["base_lrs", "gamma", "last_epoch", "step_size"]
+    with pytest.raises(ValueError, match=r"^StepLR\.load_state_dict: unexpected key 'bogus'$"):
+        S.StepLR(_sgd(), 2).load_state_dict({**state, "bogus": 1})
+    with pytest.raises(ValueError, match=r"^StepLR\.load_state_dict: missing key 'gamma'$"):
+        S.StepLR(_sgd(), 2).load_state_dict({k: v for k, v in state.items() if k != "gamma"})
+
+
+def test_reduce_on_plateau_defaults_patience_tol_and_min_lr():
+    opt = _sgd()
+    schedule = S.ReduceLROnPlateau(opt)
+    for epoch in range(1, 13):  # the first epoch sets the best; then 11 > patience=10 bad ones
+        schedule.step(1.0)
+        assert opt.lr == (0.1 if epoch < 12 else pytest.approx(0.02, rel=1e-15)), epoch
+    opt, metric = _sgd(), 10.0
+    schedule = S.ReduceLROnPlateau(opt)
+    for _ in range(15):  # improving by more than tol=1e-4 every epoch: never reduced
+        metric -= 0.5
+        schedule.step(metric)
+    assert opt.lr == 0.1
+    opt, metric = _sgd(), 10.0
+    schedule = S.ReduceLROnPlateau(opt)
+    for _ in range(12):  # by less than tol: a plateau
+        metric -= 5e-5
+        schedule.step(metric)
+    assert opt.lr == pytest.approx(0.02, rel=1e-15)
+    opt = _sgd(lr=1.5e-6)  # above min_lr=1e-6: reduced once more, then stuck
+    schedule = S.ReduceLROnPlateau(opt)
+    assert all(schedule.step(1.0) for _ in range(12)) and opt.lr == pytest.approx(3e-7, rel=1e-12)
+    assert [schedule.step(1.0) for _ in range(11)][-1] is False
+
+
+# ---------------------------------------------------------------- optim/plateau.py (more)
+def test_plateau_starts_clean_and_counts_any_improvement_by_default():
+    fresh = Plateau()
+    assert fresh.state_dict() == {"mode": "min", "tol": 0.0, "best": np.inf, "num_bad_epochs": 0}
+    fresh.step(1.0)
+    fresh.step(0.999999)  # better by less than any positive tol
+    assert fresh.num_bad_epochs == 0 and fresh.best == 0.999999
