@@ -5,7 +5,8 @@ A mutant inside a function body is seen by the tests that execute the statement 
 import-time statement (a default argument, a decorator, a module constant, a class attribute)
 ran before any test; the tests that can see it are those that execute the code reading what the
 statement binds: the function's body for its header; for a class attribute, the class's own
-methods (the tests using an instance run them); for a constant, or the attribute of a class
+methods (the tests using an instance run them) and every function body reading an attribute of
+that name (a base class's method reading ``self.name``); for a constant, or the attribute of a class
 without methods of its own, every function body in the package that reads the name; for a dunder
 (read by Python itself) or a name nothing reads, every method of the class, or every function of
 the module. ``__slots__`` only acts when the class is created: ``fresh``.
@@ -107,6 +108,7 @@ class PackageIndex:
 
     def __init__(self, package_dir):
         self.readers = {}
+        self.attr_readers = {}  # attribute name -> spans of the function bodies reading x.<name>
         self.import_reads, self.import_calls = {}, set()
         for path in sorted(Path(package_dir).rglob("*.py")):
             tree = ast.parse(path.read_text())
@@ -116,6 +118,9 @@ class PackageIndex:
                     span = (str(path), body[0].lineno, node.end_lineno)
                     for name in _loads(node):
                         self.readers.setdefault(name, set()).add(span)
+                    for n in ast.walk(node):
+                        if isinstance(n, ast.Attribute) and isinstance(n.ctx, ast.Load):
+                            self.attr_readers.setdefault(n.attr, set()).add(span)
             for stmt in _import_time_nodes(tree):
                 self.import_calls |= _called(stmt)
                 for name in _loads(stmt):
@@ -214,9 +219,13 @@ def scope_of(mutant, source, file, package_dir):
     spans = {span for n in names for span in index.readers.get(n, ())}
     own = _functions_of(outer.path[-1], file) if outer.path else {file: set()}
     if outer.path and own[file] and not any(n.startswith("__") and n.endswith("__") for n in names):
-        # a class attribute: only an instance of the class (or of a subclass) can show it, and
-        # the tests that use one run the class's own methods
-        return Scope(False, own, outer)
+        # a class attribute: only an instance of the class (or of a subclass) can show it; the
+        # tests that use one run the class's own methods, or code reading the attribute off an
+        # instance (a base class's method: ``self.name`` in BinaryOp.forward for Add.name)
+        lines = {file: set(own[file])}
+        for path, first, last in {span for n in names for span in index.attr_readers.get(n, ())}:
+            lines.setdefault(path, set()).update(range(first, last + 1))
+        return Scope(False, lines, outer)
     if not names or not spans or any(n.startswith("__") and n.endswith("__") for n in names):
         # read implicitly (a dunder) or by nothing we can see: the tests of the enclosing class's
         # methods, or of the module's functions; __slots__ only acts when the class is created
