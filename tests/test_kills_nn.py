@@ -142,3 +142,60 @@ def test_repr_of_a_module_with_options_and_children_puts_the_options_first():
             return "depth=1"
 
     assert repr(Block()) == "Block(\n  depth=1\n  (dense): Dense(2, 3)\n)"
+
+
+# ---------------------------------------------------------------- nn/activations.py: the registry
+def test_every_activation_name_gives_its_function():
+    """nn.ACTIVATIONS maps scikit-learn's and PyTorch's names to modules computing them."""
+    from scipy.special import erf, expit, softmax
+
+    x = np.array([[-2.0, -0.5, 0.0, 0.7, 3.0]])
+    want = {
+        "identity": x, "logistic": expit(x), "sigmoid": expit(x), "tanh": np.tanh(x),
+        "relu": np.maximum(x, 0), "leaky_relu": np.where(x > 0, x, 0.01 * x),
+        "elu": np.where(x > 0, x, np.expm1(x)), "softmax": softmax(x, axis=-1),
+        "gelu": 0.5 * x * (1 + erf(x / np.sqrt(2))), "silu": x * expit(x), "softplus": np.logaddexp(0, x),
+    }
+    assert sorted(nn.ACTIVATIONS) == sorted(want)
+    for name, values in want.items():
+        np.testing.assert_allclose(nn.ACTIVATIONS[name]()(Tensor(x)).data, values, rtol=1e-12, atol=1e-15,
+                                   err_msg=name)
+
+
+# ---------------------------------------------------------------- nn/layers.py (more)
+@pytest.mark.parametrize("make, error, message", [
+    (lambda: nn.Dense(2, 3, dtype=np.int32), TypeError, r"Dense: dtype must be float32 or float64, got dtype\('int32'\)"),
+    (lambda: nn.Dense(2, 3, gain=float("nan")), ValueError, r"Dense: gain must be a finite number, got nan"),
+    (lambda: nn.Conv2D(0, 2, 3), ValueError, r"Conv2D: in_channels must be an integer >= 1, got 0"),
+    (lambda: nn.Conv2D(1, 0, 3), ValueError, r"Conv2D: out_channels must be an integer >= 1, got 0"),
+    (lambda: nn.Conv2D(1, 2, 3, dtype=np.int32), TypeError,
+     r"Conv2D: dtype must be float32 or float64, got dtype\('int32'\)"),
+    (lambda: nn.Conv2D(1, 2, 3, gain=float("nan")), ValueError, r"Conv2D: gain must be a finite number, got nan"),
+    (lambda: nn.Conv2D(1, 2, 3, stride=0), ValueError, r"Conv2D: stride must be an int >= 1 or a pair of them, got 0"),
+    (lambda: nn.Conv2D(1, 2, 3, padding="full"), ValueError,
+     r"Conv2D: padding must be an int >= 0 or a pair of them, or one of 'same', 'valid', got 'full'"),
+    (lambda: nn.Conv2D(1, 2, 3, dilation=0), ValueError,
+     r"Conv2D: dilation must be an int >= 1 or a pair of them, got 0"),
+    (lambda: nn.Conv2D(1, 2, 3, groups=0), ValueError, r"Conv2D: groups must be an integer >= 1, got 0"),
+])
+def test_layer_argument_errors_name_the_layer_and_argument(make, error, message):
+    with pytest.raises(error, match="^" + message + "$"):
+        make()
+
+
+def test_conv2d_accepts_valid_padding_one_output_channel_and_torch_names():
+    assert repr(nn.Conv2D(1, 2, 3, padding="valid")) == "Conv2D(1, 2, kernel_size=3, stride=1, padding=valid)"
+    assert nn.Conv2D(1, 1, 3).weight.shape == (1, 1, 3, 3)
+    assert nn.Flatten(start_dim=2).start_axis == 2
+
+
+# ---------------------------------------------------------------- nn/init.py
+def test_glorot_defaults_and_smallest_fan():
+    from tinygrad_nn.nn import init as I
+
+    assert I.glorot_bound(3, 3) == 1.0  # gain 1: sqrt(6 / 6)
+    assert I.glorot_bound(1, 0) == np.sqrt(6.0)  # fan_in + fan_out = 1 is allowed
+    with pytest.raises(ValueError, match=r"^glorot_bound: gain must be a finite number, got nan$"):
+        I.glorot_bound(1, 1, gain=float("nan"))
+    np.testing.assert_array_equal(I.glorot_uniform(3, 3, rng=0),
+                                  np.random.default_rng(0).uniform(-1.0, 1.0, (3, 3)).astype(np.float32))
