@@ -61,6 +61,7 @@ def test_pool_layer_errors_name_the_layer(layer):
 
 def test_layer_reprs_show_non_default_options():
     assert repr(nn.Dense(2, 3, bias=False)) == "Dense(2, 3, bias=False)"
+    assert repr(nn.Conv2D(1, 2, 3, bias=False)) == "Conv2D(1, 2, kernel_size=3, stride=1, padding=0, bias=False)"
     assert repr(nn.GlobalAvgPool2D(keepdims=True)) == "GlobalAvgPool2D(keepdims=True)"
     assert repr(nn.GlobalAvgPool2D()) == "GlobalAvgPool2D()"
     assert repr(nn.Flatten(start_axis=2)) == "Flatten(start_axis=2)"
