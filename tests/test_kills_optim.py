@@ -294,3 +294,77 @@ def test_plateau_starts_clean_and_counts_any_improvement_by_default():
     fresh.step(1.0)
     fresh.step(0.999999)  # better by less than any positive tol
     assert fresh.num_bad_epochs == 0 and fresh.best == 0.999999
+
+
+# ---------------------------------------------------------------- optim/optimizers.py
+from tinygrad_nn.optim import Adagrad, Adam, AdamW, RMSprop  # noqa: E402
+
+
+@pytest.mark.parametrize("make, error, message", [
+    (lambda p: SGD(p, nesterov="yes"), TypeError, r"SGD: nesterov must be a bool, got 'yes'"),
+    (lambda p: SGD(p, weight_decay=-1.0), ValueError, r"SGD: weight_decay must be a finite number >= 0, got -1\.0"),
+    (lambda p: SGD(p, nesterov=True), ValueError, r"SGD: nesterov=True needs a momentum > 0"),
+    (lambda p: Adam(p, betas=(0.9,)), ValueError, r"Adam: betas must be a pair \(beta1, beta2\), got \(0\.9,\)"),
+    (lambda p: Adam(p, betas=(1.5, 0.999)), ValueError, r"Adam: betas\[0\] must be in \[0, 1\), got 1\.5"),
+    (lambda p: RMSprop(p, weight_decay=-1.0), ValueError,
+     r"RMSprop: weight_decay must be a finite number >= 0, got -1\.0"),
+    (lambda p: RMSprop(p, momentum=-1.0), ValueError, r"RMSprop: momentum must be a finite number >= 0, got -1\.0"),
+    (lambda p: Adagrad(p, weight_decay=-1.0), ValueError,
+     r"Adagrad: weight_decay must be a finite number >= 0, got -1\.0"),
+])
+def test_optimizer_argument_errors_name_the_optimizer_and_argument(make, error, message):
+    with pytest.raises(error, match="^" + message + "$"):
+        make(_params())
+
+
+def test_optimizer_defaults_and_betas_from_an_array():
+    assert SGD(_params()).param_groups[0]["lr"] == 0.01
+    group = AdamW(_params()).param_groups[0]
+    assert group["lr"] == 1e-3 and group["weight_decay"] == 1e-2
+    assert Adam(_params(), betas=np.array([0.9, 0.999])).param_groups[0]["betas"] == (0.9, 0.999)
+
+
+@pytest.mark.parametrize("b1", [0.9, 0.3])
+def test_adam_first_moment_is_torch_lerp_bit_for_bit(b1):
+    """torch.lerp(m, g, w) is m + w (g - m) for w < 0.5, else g - (g - m)(1 - w): from m = 0,
+    w g or g - g (1 - w), which differ in the last bit for many g."""
+    g = np.random.default_rng(2).standard_normal(64).astype(np.float32)
+    p = Tensor(np.zeros(64, np.float32), requires_grad=True)
+    opt = Adam([p], betas=(b1, 0.999))
+    p.grad = g.copy()
+    opt.step()
+    w = np.float32(1.0 - b1)
+    want = w * g if w < 0.5 else g - g * (np.float32(1) - w)
+    np.testing.assert_array_equal(opt.state[0]["exp_avg"], want)
+
+
+def test_rmsprop_counts_steps_and_keeps_a_momentum_buffer_only_with_momentum():
+    p = _params()
+    opt = RMSprop(p)  # momentum 0
+    for _ in range(3):
+        p[0].grad = np.full(3, 0.5)
+        opt.step()
+    assert opt.state[0]["step"] == 3 and "momentum_buffer" not in opt.state[0]
+    again = RMSprop(_params())
+    again.load_state_dict(opt.state_dict())  # no momentum buffer needed
+    assert again.state[0]["step"] == 3
+    p = _params()
+    with_momentum = RMSprop(p, momentum=0.9)
+    p[0].grad = np.full(3, 0.5)
+    with_momentum.step()
+    state = with_momentum.state_dict()
+    del state["momentum_buffer.0"]
+    with pytest.raises(ValueError, match=r"momentum_buffer"):
+        RMSprop(_params(), momentum=0.9).load_state_dict(state)
+
+
+@pytest.mark.parametrize("alpha", [0.9, 0.3])
+def test_centered_rmsprop_gradient_average_is_torch_lerp_bit_for_bit(alpha):
+    g = np.random.default_rng(3).standard_normal(64).astype(np.float32)
+    p = Tensor(np.zeros(64, np.float32), requires_grad=True)
+    opt = RMSprop([p], alpha=alpha, centered=True)
+    p.grad = g.copy()
+    opt.step()
+    w = 1.0 - alpha  # a Python float, as the optimizer passes it
+    want = (g * np.float32(w)) if w < 0.5 else g - g * np.float32(1.0 - w)
+    np.testing.assert_array_equal(opt.state[0]["grad_avg"], want)
