@@ -368,3 +368,27 @@ def test_centered_rmsprop_gradient_average_is_torch_lerp_bit_for_bit(alpha):
     w = 1.0 - alpha  # a Python float, as the optimizer passes it
     want = (g * np.float32(w)) if w < 0.5 else g - g * np.float32(1.0 - w)
     np.testing.assert_array_equal(opt.state[0]["grad_avg"], want)
+
+
+# ---------------------------------------------------------------- optim/optimizer.py (more)
+def test_load_state_dict_refuses_swapped_groups_a_parameter_too_many_and_a_bad_step():
+    ps = [Tensor(np.ones(2), requires_grad=True) for _ in range(2)]
+    opt = SGD([{"params": ps[:1]}, {"params": ps[1:]}], lr=0.1)
+    state = opt.state_dict()
+    state["param_groups.0.params"], state["param_groups.1.params"] = np.array([1]), np.array([0])
+    with pytest.raises(ValueError, match=r"^SGD\.load_state_dict: param group 0 holds parameters \[1\], "
+                                         r"this optimizer's holds \[0\]$"):
+        opt.load_state_dict(state)
+    p = _params()
+    adam = Adam(p)
+    p[0].grad = np.ones(3)
+    adam.step()
+    good = adam.state_dict()
+    shifted = {("step.1" if k == "step.0" else k): v for k, v in good.items()}
+    with pytest.raises(ValueError, match=r"^Adam\.load_state_dict: key 'step\.1' refers to parameter 1, "
+                                         r"but the optimizer has 1$"):
+        Adam(p).load_state_dict(shifted)
+    for bad in (True, 2.5):
+        with pytest.raises(ValueError, match=rf"^Adam\.load_state_dict: 'step\.0' must be an integer >= 1, "
+                                             rf"got {bad}$"):
+            Adam(p).load_state_dict({**good, "step.0": bad})
