@@ -202,3 +202,106 @@ def test_embedding_backward_checks_grad_by_name():
 
     with pytest.raises(ValueError, match=r"^embedding_backward: grad must be 2-D, got shape \(2,\)$"):
         embedding_backward(np.array([0, 1]), np.ones(2), 3, -1)
+
+
+# ---------------------------------------------------------------- kernels/conv.py
+def _conv_reference(x, w, b):
+    """Direct float64 cross-correlation, stride 1, no padding, one group."""
+    n, c, h, wd = x.shape
+    o, _, kh, kw = w.shape
+    out = np.zeros((n, o, h - kh + 1, wd - kw + 1))
+    for i in range(out.shape[2]):
+        for j in range(out.shape[3]):
+            out[:, :, i, j] = np.einsum("nchw,ochw->no", x[:, :, i:i + kh, j:j + kw], w)
+    return out + b[None, :, None, None]
+
+
+@pytest.mark.parametrize("N, C, O, k, H", [(1, 1, 1, 3, 40), (5, 2, 3, 3, 6), (40, 3, 4, 1, 3),
+                                           (8, 16, 16, 3, 34)])
+def test_conv_plan_batches_images_into_wide_gemms_and_contiguous_tasks(monkeypatch, N, C, O, k, H):
+    from tinygrad_nn import threads
+    from tinygrad_nn.kernels import conv as K
+
+    monkeypatch.setattr(threads, "_num_threads", 3)
+    x, w = np.empty((N, C, H, H)), np.empty((O, C, k, k))
+    geo, tasks, width = K._plan(x, w, (1, 1), (0, 0, 0, 0), (1, 1), 1, "conv2d_forward")
+    B, span = int(geo[K.BATCH]), int(geo[K.SPAN])
+    Ho = H - k + 1
+    assert int(geo[K.HO]) == int(geo[K.WO]) == Ho
+    assert 1 <= B <= N and (B == N or B * span >= K.MIN_COLUMNS) and (B - 1) * span < K.MIN_COLUMNS
+    steps = -(-N // B)
+    assert len(tasks) == min(steps, K.MAX_TASKS)
+    assert tasks[0][0] == 0 and tasks[-1][1] == N
+    assert all(a[1] == b[0] for a, b in zip(tasks, tasks[1:])) and all(n0 < n1 for n0, n1 in tasks)
+    assert all(n0 % B == 0 for n0, _ in tasks)  # whole GEMM batches per task
+    work = N * O * C * k * k * Ho * Ho  # multiply-adds
+    assert width == (1 if work < K.SERIAL_WORK else min(3, len(tasks)))
+
+
+def test_conv_merge_regroups_runs_of_images():
+    from tinygrad_nn.kernels import conv as K
+
+    runs = [(0, 2), (2, 4), (4, 6), (6, 8), (8, 9)]
+    assert K._merge(runs, 2) == [(0, 4), (4, 9)]
+    assert K._merge(runs, 1) == [(0, 9)]
+    assert K._merge(runs, 9) == runs
+
+
+def test_conv_backward_with_huge_weights_runs_one_merged_task(monkeypatch):
+    """Per-task weight-gradient sums past PARTIAL_BYTES: the tasks are merged (here into one),
+    with the same gradients."""
+    from tinygrad_nn import threads
+    from tinygrad_nn.kernels import conv as K
+
+    rng = np.random.default_rng(8)
+    x, w, g = rng.standard_normal((40, 3, 3, 3)), rng.standard_normal((4, 3, 1, 1)), rng.standard_normal((40, 4, 3, 3))
+    want = K.conv2d_backward(x, w, g)
+    calls = []
+    real = threads.parallel_for
+    monkeypatch.setattr(threads, "parallel_for", lambda fn, n, width=None: calls.append((n, width)) or real(fn, n, width))
+    monkeypatch.setattr(K, "PARTIAL_BYTES", 1)
+    got = K.conv2d_backward(x, w, g)
+    assert calls == [(1, 1)]
+    for a, b in zip(got, want):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+
+
+def test_conv_kernels_default_geometry_and_small_image_weight_gradient():
+    """Defaults: stride 1, no padding, no dilation, one group. Five 6x6 images with a 3x3
+    kernel take the small-image path (rows per image) for the weight gradient."""
+    from tinygrad_nn.kernels import conv as K
+
+    rng = np.random.default_rng(9)
+    x, w, b = rng.standard_normal((5, 2, 6, 6)), rng.standard_normal((3, 2, 3, 3)), rng.standard_normal(3)
+    out = K.conv2d_forward(x, w, b)
+    np.testing.assert_allclose(out, _conv_reference(x, w, b), rtol=1e-12, atol=1e-12)
+    g = rng.standard_normal(out.shape)
+    dx, dw, db = K.conv2d_backward(x, w, g)
+    want_dw = np.zeros_like(w)
+    for i in range(3):
+        for j in range(3):
+            want_dw[:, :, i, j] = np.einsum("nohw,nchw->oc", g, x[:, :, i:i + 4, j:j + 4])
+    np.testing.assert_allclose(dw, want_dw, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(db, g.sum(axis=(0, 2, 3)), rtol=1e-12)
+    assert dx.shape == x.shape
+    none_dx, dw2, _ = K.conv2d_backward(x, w, g, need_dx=False)
+    assert none_dx is None
+    np.testing.assert_allclose(dw2, want_dw, rtol=1e-12, atol=1e-12)
+
+
+def test_conv_kernels_refuse_bad_geometry_naming_themselves():
+    from tinygrad_nn.kernels import conv as K
+
+    x, w, b = np.ones((2, 3, 5, 5)), np.ones((4, 3, 3, 3)), np.zeros(4)
+    for name, call in [("conv2d_forward", lambda w: K.conv2d_forward(x, w, b)),
+                       ("conv2d_backward", lambda w: K.conv2d_backward(x, w, np.ones((2, 4, 3, 3))))]:
+        with pytest.raises(ValueError, match=rf"^{name}: inconsistent arguments x \(2, 3, 5, 5\), w \(4, 2, 3, 3\), "
+                                             r"stride \(1, 1\), padding \(0, 0, 0, 0\), dilation \(1, 1\), groups 1$"):
+            call(np.ones((4, 2, 3, 3)))
+        with pytest.raises(ValueError, match=rf"^{name}: the dilated kernel of w \(4, 3, 7, 7\) does not fit in x "
+                                             r"\(2, 3, 5, 5\) with padding \(0, 0, 0, 0\)$"):
+            call(np.ones((4, 3, 7, 7)))
+    with pytest.raises(ValueError, match=r"^conv2d_backward: grad has shape \(2, 4, 3, 2\), expected \(2, 4, 3, 3\)$"):
+        K.conv2d_backward(x, w, np.ones((2, 4, 3, 2)))
+    with pytest.raises(TypeError, match=r"^conv2d_backward: grad has dtype float32, expected float64$"):
+        K.conv2d_backward(x, w, np.ones((2, 4, 3, 3), np.float32))

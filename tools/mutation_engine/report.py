@@ -66,7 +66,7 @@ def _markdown_table(rows):
     return lines
 
 
-_NUMBA_OPTIONS = re.compile(r"^\s*(@(njit|register_jitable|overload)\b|_?[A-Z]+ = dict\(.*(cache|fastmath|error_model|nogil))")
+_NUMBA_OPTIONS = re.compile(r"^\s*(@(njit|register_jitable|overload)\b|_?[A-Z_]+ = dict\(.*(cache|fastmath|error_model|nogil))")
 
 
 def automatic_verdict(mutant, jit):
