@@ -300,14 +300,16 @@ def test_activation_backward_refusals_are_exact():
 
 
 def _chunks_of(size, threads, monkeypatch):
-    """The (lo, hi) chunks ``_split`` hands a kernel for ``size`` elements, and its result."""
+    """The shapes of the arrays ``_split`` hands a kernel for ``size`` elements (given as an
+    (n, 2) array when ``size`` is even: a flat chunk is 1-D, the array as given 2-D)."""
     monkeypatch.setattr(T, "get_num_threads", lambda: threads)
-    x = np.arange(size, dtype=np.float64).reshape(-1, 2) if size % 2 == 0 else np.arange(size, dtype=np.float64)
+    x = np.arange(size, dtype=np.float64)
+    x = x.reshape(-1, 2) if size % 2 == 0 else x
     out = np.full_like(x, np.nan)
     chunks = []
 
     def kernel(x, p, out):
-        chunks.append(x.size if x.ndim == 1 else -1)
+        chunks.append(x.shape)
         out[...] = x * p
 
     KA._split(kernel, size, x, 3.0, out)
@@ -319,8 +321,8 @@ def test_activation_kernels_split_large_arrays_in_8_flat_chunks(monkeypatch):
     big = KA.PARALLEL_SIZE
     for size, threads in [(big, 3), (big + 7, 2)]:
         chunks = _chunks_of(size, threads, monkeypatch)
-        assert sorted(chunks) == sorted(size * (t + 1) // 8 - size * t // 8 for t in range(8))
+        assert sorted(chunks) == sorted((size * (t + 1) // 8 - size * t // 8,) for t in range(8))
     # below PARALLEL_SIZE or on one thread: one call on the array as given
-    assert _chunks_of(big - 2, 3, monkeypatch) == [-1]
-    assert _chunks_of(1000, 2, monkeypatch) == [-1]
-    assert _chunks_of(big, 1, monkeypatch) == [-1]
+    assert _chunks_of(big - 2, 3, monkeypatch) == [(big // 2 - 1, 2)]
+    assert _chunks_of(1000, 2, monkeypatch) == [(500, 2)]
+    assert _chunks_of(big, 1, monkeypatch) == [(big // 2, 2)]
