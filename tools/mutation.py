@@ -41,6 +41,13 @@ OPTIM = ["tests/test_optim.py", "tests/test_mutation_kills.py", "tests/test_kill
 KCONV = "tests/test_kills_kernels_conv.py"
 KMATH = "tests/test_kills_kernels_math.py"
 KOPS = "tests/test_kills_ops.py"
+KNORM = "tests/test_kills_norm_activations.py"  # kernels/norm, ops/norm, kernels/activations
+# what the kernels' Numba decorators and option dicts must give (JIT on): a kernel module's
+# mutants there are invisible under NUMBA_DISABLE_JIT and run these instead (see `targets`)
+OPTIONS = "tests/test_kernel_options.py"
+OPTION_TESTS = ("test_kernels_are_disk_cached_with_options_numba_accepts",
+                "test_kernels_call_only_what_numba_can_compile",
+                "test_no_loop_of_a_kernel_module_runs_in_the_interpreter")
 
 # module -> the test files whose tests may be run against its mutants (coverage picks, within
 # them, the tests that execute each mutant's lines), in the campaign's order.
@@ -78,11 +85,11 @@ TESTS = {
     "tinygrad_nn/kernels/vecmath.py": ["tests/test_kernels.py", KMATH],
     # the convolution and normalisation kernels and ops, and the activation kernels
     "tinygrad_nn/kernels/conv.py": ["tests/test_kernels.py", "tests/test_ops_nn.py", KCONV],
-    "tinygrad_nn/kernels/norm.py": ["tests/test_kernels.py", "tests/test_norm_layers.py", KCONV],
-    "tinygrad_nn/ops/norm.py": ["tests/test_norm_layers.py", "tests/test_check_module.py", KOPS],
+    "tinygrad_nn/kernels/norm.py": ["tests/test_kernels.py", "tests/test_norm_layers.py", KCONV, KNORM],
+    "tinygrad_nn/ops/norm.py": ["tests/test_norm_layers.py", "tests/test_check_module.py", KOPS, KNORM],
     "tinygrad_nn/ops/conv.py": ["tests/test_ops_nn.py", "tests/test_mutation_kills.py",
                                 "tests/test_check_module.py", KOPS],
-    "tinygrad_nn/kernels/activations.py": ["tests/test_kernels.py", "tests/test_tensor_ops.py", KMATH],
+    "tinygrad_nn/kernels/activations.py": ["tests/test_kernels.py", "tests/test_tensor_ops.py", KMATH, KNORM],
 }
 
 
@@ -92,8 +99,17 @@ def jit(module):
     return "/kernels/" not in module or module.endswith("kernels/__init__.py")
 
 
+def option_tests(module):
+    """The node ids of `OPTIONS` for a kernel module run without the JIT (its stem is the id)."""
+    if jit(module):
+        return ()
+    stem = Path(module).stem
+    return tuple(f"{OPTIONS}::{test}[{stem}]" for test in OPTION_TESTS)
+
+
 def targets(modules):
-    return [Target(m, [t for t in TESTS[m] if (ROOT / t).exists()], jit=jit(m)) for m in modules]
+    return [Target(m, [t for t in TESTS[m] + ([OPTIONS] if option_tests(m) else []) if (ROOT / t).exists()],
+                   jit=jit(m), option_tests=option_tests(m)) for m in modules]
 
 
 def main():

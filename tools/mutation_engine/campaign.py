@@ -34,6 +34,7 @@ from mutation_engine.scope import scope_of
 
 CPU_FACTOR = 3
 CPU_GRACE = 10
+OPTION_CPU = 30  # CPU seconds for a Numba-option mutant's tests (no kernel compiles there)
 SAVE_EVERY = 10.0  # seconds between saves of the result cache during a module (a save of
                    # every result takes ~50 ms; after each of ~5,000 mutants that was minutes)
 ENGINE_DIR = Path(__file__).resolve().parent
@@ -45,6 +46,8 @@ class Target:
     file: str                 # source file, relative to the root
     tests: list               # test files (relative) whose tests may be selected
     jit: bool = True          # False: run under NUMBA_DISABLE_JIT=1
+    option_tests: tuple = ()  # node ids that check a jit=False module's kernels with the JIT on:
+                              # its Numba-option mutants run them in a fresh JIT-on process
 
     @property
     def module(self):
@@ -206,11 +209,22 @@ class Campaign:
                 self._servers.append(servers[jit])
         return servers[jit]
 
+    def option_mutant(self, target, mutant):
+        """Whether ``mutant`` only changes Numba options of a module tested without the JIT and
+        has JIT-on option tests to run instead."""
+        return not target.jit and bool(target.option_tests) and automatic_verdict(mutant, False) is not None
+
     def run_one(self, target, mutant, tests, cpu, fresh=False):
         source = self.text(target.file)
         job = {"module": target.module, "source": mutant.apply(source),
                "lines": [n for n, _ in mutant.changes], "tests": tests,
                "cpu": CPU_FACTOR * cpu + CPU_GRACE}
+        if self.option_mutant(target, mutant):
+            # invisible under NUMBA_DISABLE_JIT: the module's option tests, JIT on, fresh import
+            result = reference.run(str(self.root), environment(self.root, True), target.module,
+                                   str(self.root / target.file), job["source"], tests, OPTION_CPU)
+            result["reason"] = "a Numba option: tested with the JIT on"
+            return result
         result = {"verdict": "fallback", "by": "import-time code calls it"} if fresh \
             else self._server(target.jit).run(job)
         if result["verdict"] in ("fallback", "error"):
@@ -259,7 +273,10 @@ class Campaign:
             key = self.key(m)
             old = self.results.get(key)
             try:
-                tests, cpu, fresh = self.selection(target, m, tmap)
+                if self.option_mutant(target, m):
+                    tests, cpu, fresh = list(target.option_tests), OPTION_CPU, True
+                else:
+                    tests, cpu, fresh = self.selection(target, m, tmap)
             except Exception as exc:  # an engine bug on one mutant must not stop the campaign
                 self.results[key] = {"verdict": "error", "by": f"selection: {exc!r}", "tests_hash": thash}
                 continue

@@ -167,6 +167,21 @@ def _enclosing_functions(tree, line):
             and node.body[0].lineno <= line <= node.end_lineno}
 
 
+def _constructed_at_import(tree, line):
+    """Whether ``line`` is in the ``__init__``/``__new__`` of a class of this module that the
+    module's own import-time code instantiates (``_PRECISIONS = {32: _Precision(...)}``): the
+    instance was built before any test, so only a fresh import shows a mutant there."""
+    made = set().union(*(_called(n) for n in _import_time_nodes(tree)))
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef) and node.name in made:
+            for method in node.body:
+                if isinstance(method, (ast.FunctionDef, ast.AsyncFunctionDef)) \
+                        and method.name in ("__init__", "__new__") \
+                        and method.body[0].lineno <= line <= method.end_lineno:
+                    return True
+    return False
+
+
 def _functions_of(node, file):
     return {file: {n for a, b in function_spans(ast.Module(body=[node], type_ignores=[]))
                    for n in range(a, b + 1)}}
@@ -184,8 +199,10 @@ def scope_of(mutant, source, file, package_dir):
     every_function = {file: {n for a, b in function_spans(tree) for n in range(a, b + 1)}}
     if all(s.in_function for s in held):
         lines = {file: {n for s in held for n in range(s.first, s.last + 1)}}
-        if _enclosing_functions(tree, mutant.changes[0][0]) & index.import_calls:
-            # a factory or decorator run at import: what it made then shows the mutant, anywhere
+        if _enclosing_functions(tree, mutant.changes[0][0]) & index.import_calls \
+                or _constructed_at_import(tree, mutant.changes[0][0]):
+            # a factory or decorator run at import, or the constructor of an instance made at
+            # import: what it made then shows the mutant, anywhere
             return Scope(True, {file: lines[file] | every_function[file]}, outer, fresh=True)
         return Scope(True, lines, outer)
     node = outer.node
