@@ -540,6 +540,55 @@ def test_conv_paths_match_float64(monkeypatch, limit, stride, groups):
     np.testing.assert_allclose(db, g.sum(axis=(0, 2, 3)), rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.parametrize("channels, size, stride, rows", [
+    (7, 16, 1, True),     # 63 taps, 256 pixels: both limits met
+    (8, 16, 1, False),    # 72 taps
+    (7, 17, 1, False),    # 289 pixels
+    (1, 32, 2, True),     # 9 taps, 256 pixels of a stride-2 output
+    (7, 31, 2, True),     # 63 taps, 256 pixels (31x31 in, stride 2, padding 1)
+])
+def test_conv_takes_the_row_path_exactly_within_its_limits(channels, size, stride, rows):
+    """Image by image on exact matrices when an image's im2col matrix has at most ROW_TAPS
+    (64) rows and ROW_PIXELS (256) columns; batched GEMMs over columns otherwise. Where the
+    rows path is taken, the offsets are where each (c, di, dj) row reads the phase planes."""
+    x = np.zeros((2, channels, size, size), np.float32)
+    w = np.zeros((4, channels, 3, 3), np.float32)
+    geo, _, width = KC._plan(x, w, (stride, stride), (1, 1, 1, 1), (1, 1), 1, "test")
+    xq, _ = KC._scratch(x, w, geo, width)
+    offs = KC._small_image_offsets(x, w, geo, xq)
+    assert (offs.size > 0) == rows
+    if rows:
+        hq, wq = int(geo[KC.HQ]), int(geo[KC.WQ])
+        planes = stride * stride * hq * wq
+        expected = [c * planes + ((di % stride) * stride + dj % stride) * hq * wq
+                    + (di // stride) * wq + dj // stride
+                    for c in range(channels) for di in range(3) for dj in range(3)]
+        assert offs.tolist() == expected
+
+
+@pytest.mark.parametrize("stride", [1, 2])
+def test_im2row_is_the_transpose_of_the_exact_im2col_matrix(stride):
+    """``_im2row`` (pixel-major) and ``_im2col_exact`` (tap-major) read the same taps: each is
+    the other transposed, and both equal the padded image sampled directly."""
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((1, 2, 7, 6)).astype(np.float32)
+    w = np.zeros((3, 2, 3, 3), np.float32)
+    geo, _, _ = KC._plan(x, w, (stride, stride), (1, 1, 1, 1), (1, 1), 1, "test")
+    xq, cols = KC._scratch(x, w, geo, 1)
+    KC._split(x, 0, geo, xq[0, 0])
+    offs = KC._tap_offsets(2, xq.shape[-1], geo)
+    ho, wo = int(geo[KC.HO]), int(geo[KC.WO])
+    rows = np.full((ho * wo, offs.size), np.nan, np.float32)
+    exact = np.full((offs.size, ho * wo), np.nan, np.float32)
+    KC._im2row(xq[0, 0].reshape(-1), offs, geo, rows)
+    KC._im2col_exact(xq[0, 0].reshape(-1), offs, geo, exact)
+    xp = np.pad(x[0], ((0, 0), (1, 1), (1, 1)))
+    direct = np.stack([xp[c, di:di + stride * ho:stride, dj:dj + stride * wo:stride].reshape(-1)
+                       for c in range(2) for di in range(3) for dj in range(3)])
+    np.testing.assert_array_equal(exact, direct)
+    np.testing.assert_array_equal(rows, direct.T)
+
+
 @pytest.mark.parametrize("n", [101, 37])
 def test_conv_backward_with_a_partial_last_batch_matches_float64(n):
     """7x7 maps batch five images per GEMM; with n % 5 != 0 the last GEMM of a task is

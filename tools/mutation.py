@@ -41,6 +41,7 @@ OPTIM = ["tests/test_optim.py", "tests/test_mutation_kills.py", "tests/test_kill
 KCONV = "tests/test_kills_kernels_conv.py"
 KMATH = "tests/test_kills_kernels_math.py"
 KOPS = "tests/test_kills_ops.py"
+KNORM = "tests/test_kills_norm_activations.py"  # kernels/norm, ops/norm, kernels/activations
 # what the kernels' Numba decorators and option dicts must give (JIT on): a kernel module's
 # mutants there are invisible under NUMBA_DISABLE_JIT and run these instead (see `targets`)
 OPTIONS = "tests/test_kernel_options.py"
@@ -84,11 +85,11 @@ TESTS = {
     "tinygrad_nn/kernels/vecmath.py": ["tests/test_kernels.py", KMATH],
     # the convolution and normalisation kernels and ops, and the activation kernels
     "tinygrad_nn/kernels/conv.py": ["tests/test_kernels.py", "tests/test_ops_nn.py", KCONV],
-    "tinygrad_nn/kernels/norm.py": ["tests/test_kernels.py", "tests/test_norm_layers.py", KCONV],
-    "tinygrad_nn/ops/norm.py": ["tests/test_norm_layers.py", "tests/test_check_module.py", KOPS],
+    "tinygrad_nn/kernels/norm.py": ["tests/test_kernels.py", "tests/test_norm_layers.py", KCONV, KNORM],
+    "tinygrad_nn/ops/norm.py": ["tests/test_norm_layers.py", "tests/test_check_module.py", KOPS, KNORM],
     "tinygrad_nn/ops/conv.py": ["tests/test_ops_nn.py", "tests/test_mutation_kills.py",
                                 "tests/test_check_module.py", KOPS],
-    "tinygrad_nn/kernels/activations.py": ["tests/test_kernels.py", "tests/test_tensor_ops.py", KMATH],
+    "tinygrad_nn/kernels/activations.py": ["tests/test_kernels.py", "tests/test_tensor_ops.py", KMATH, KNORM],
 }
 
 
