@@ -448,7 +448,8 @@ def conv2d_backward(x, w, grad, stride=(1, 1), padding=(0, 0, 0, 0), dilation=(1
     dxq = np.empty_like(xq) if need_dx else xq
     offs = _small_image_offsets(x, w, geo, xq) if need_dw else np.empty(0, np.int64)
     rows = np.empty((width, int(geo[HO] * geo[WO]) if offs.size else 0, offs.size), dtype=x.dtype)
-    gbuf = np.zeros((width, O, int(geo[BATCH] * geo[SPAN])), dtype=x.dtype)
+    copies_grad = need_dx or not offs.size  # the row path alone reads the gradient in place
+    gbuf = np.zeros((width, O, int(geo[BATCH] * geo[SPAN]) if copies_grad else 0), dtype=x.dtype)
     dw_part = np.zeros((len(tasks), Kg, O), dtype=x.dtype)
     db_part = np.zeros((len(tasks), O), dtype=x.dtype)
 
