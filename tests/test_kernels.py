@@ -393,10 +393,24 @@ def test_softmax_family_extreme_logits_are_finite_and_silent(dtype):
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6 * np.abs(x64).max())
 
 
-def test_logsumexp_infinite_rows_follow_scipy():
-    x = np.array([[-np.inf, -np.inf], [np.inf, 0.0], [np.nan, 0.0]])
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_softmax_family_non_finite_rows_follow_scipy(dtype):
+    # +inf makes the softmax and log-softmax NaN (no limit taken) and logsumexp +inf; a NaN
+    # anywhere makes the whole row NaN, wherever it sits; -inf entries are probability 0
+    inf, nan = np.inf, np.nan
+    x = np.array([[-inf, -inf, -inf], [inf, 0.0, 1.0], [0.0, 1.0, inf], [inf, inf, 0.0],
+                  [nan, 0.0, 1.0], [0.0, 1.0, nan], [inf, nan, 0.0], [-inf, 0.0, 1.0]], dtype)
+    target = np.zeros(len(x), np.int64)
     with np.errstate(all="ignore"):
-        np.testing.assert_array_equal(K.logsumexp_forward(x), logsumexp(x, axis=1))
+        # scipy's log_softmax keeps -inf beside a +inf ([nan, -inf, -inf]); PyTorch's and ours
+        # make the whole row NaN, as every softmax family member does for such a row
+        ref_lp = log_softmax(x.astype(np.float64), axis=1)
+        ref_lp[~np.isfinite(x.max(axis=1)) & ~(x.max(axis=1) == -inf)] = nan
+        np.testing.assert_allclose(K.logsumexp_forward(x), logsumexp(x, axis=1), rtol=RTOL[dtype])
+        np.testing.assert_allclose(K.softmax_forward(x), softmax(x, axis=1), rtol=RTOL[dtype])
+        np.testing.assert_allclose(K.log_softmax_forward(x), ref_lp, rtol=RTOL[dtype])
+        loss, _ = K.cross_entropy_forward(x, target)
+    np.testing.assert_allclose(loss, -ref_lp[:, 0], rtol=RTOL[dtype])
 
 
 @pytest.mark.parametrize("shape", [(0, 3), (2, 0)])

@@ -1,7 +1,9 @@
 """Row-wise softmax family on 2-D C-contiguous arrays (the reduced axis is the last one).
 
-Every row is shifted by its maximum before ``exp``, so no logit overflows; a row whose maximum
-is not finite is left unshifted (as scipy does), so an all -inf row has logsumexp -inf.
+Every row is shifted by its maximum before ``exp``, so no logit overflows. Rows with no finite
+maximum follow scipy and PyTorch: an all -inf row is left unshifted (logsumexp -inf, softmax
+NaN), a row holding +inf has logsumexp +inf and a NaN softmax and log-softmax (the limit is not
+taken), and a NaN anywhere in a row makes all its results NaN.
 Logarithms are taken as log1p of the sum without the maximum's term (exactly 1), which keeps
 the digits of losses and log-probabilities near 0. The caller moves the axis last and
 reshapes. The public functions check their arrays' kind, shape, dtype and layout, and the
@@ -25,9 +27,10 @@ _SUM = dict(cache=True, error_model="numpy", fastmath={"contract", "reassoc"})
 
 @njit(**_JIT)
 def _row_max(row):
+    """The row's maximum; NaN if the row holds a NaN."""
     m = row.dtype.type(-np.inf)
     for v in row:
-        m = v if v > m else m
+        m = v if v > m or v != v else m  # once NaN, m stays NaN (no v compares above it)
     return m
 
 
@@ -67,13 +70,14 @@ def _dot(a, b):
 
 @njit(**_JIT)
 def _exp_row(row, out):
-    """out = exp(row - shift); returns (shift, sum(out) - 1)."""
+    """out = exp(row - shift); returns (shift, sum(out) - 1, the row's maximum). The shift is
+    the maximum when finite, 0 for an all -inf row, NaN otherwise (+inf or NaN in the row)."""
     T = row.dtype.type
     m = _row_max(row)
     finite = np.isfinite(m)
-    shift = m if finite else T(0)
+    shift = m if finite else (T(0) if m < 0 else T(np.nan))
     _exp_shifted(row, shift, out)
-    return shift, _sum_rest(row, m if finite else T(np.nan), out)
+    return shift, _sum_rest(row, m if finite else T(np.nan), out), m
 
 
 @njit(**_JIT)
@@ -82,7 +86,7 @@ def _softmax_forward(x):
     out = np.empty_like(x)
     one = x.dtype.type(1)
     for i in range(x.shape[0]):
-        _, rest = _exp_row(x[i], out[i])
+        _, rest, _ = _exp_row(x[i], out[i])
         out[i] *= one / (one + rest)
     return out
 
@@ -105,7 +109,7 @@ def _log_softmax_forward(x):
     out = np.empty_like(x)
     for i in range(x.shape[0]):
         xi, oi = x[i], out[i]
-        shift, rest = _exp_row(xi, oi)
+        shift, rest, _ = _exp_row(xi, oi)
         log_sum = np.log1p(rest)
         for j in range(xi.size):
             oi[j] = (xi[j] - shift) - log_sum  # not x - (shift + log_sum): keeps digits
@@ -130,8 +134,8 @@ def _logsumexp_forward(x):
     out = np.empty(x.shape[0], dtype=x.dtype)
     scratch = np.empty(x.shape[1], dtype=x.dtype)
     for i in range(x.shape[0]):
-        shift, rest = _exp_row(x[i], scratch)
-        out[i] = shift + np.log1p(rest)
+        shift, rest, top = _exp_row(x[i], scratch)
+        out[i] = top if top == np.inf else shift + np.log1p(rest)
     return out
 
 
@@ -143,7 +147,7 @@ def _cross_entropy_forward(logits, target):
     probs = np.empty_like(logits)
     one = logits.dtype.type(1)
     for i in range(n):
-        shift, rest = _exp_row(logits[i], probs[i])
+        shift, rest, _ = _exp_row(logits[i], probs[i])
         probs[i] *= one / (one + rest)
         loss[i] = np.log1p(rest) - (logits[i, target[i]] - shift)
     return loss, probs
