@@ -17,9 +17,11 @@ home), kernels compile in memory each process, with one `KernelCacheWarning`; a 
 file (a truncated or foreign index or data file) is recompiled and rewritten, with a warning,
 instead of raising Numba's ``UnpicklingError``/``EOFError``.
 """
+import contextlib
 import warnings
 
 import numba
+from numba.core.compiler_lock import global_compiler_lock
 from numba.core.dispatcher import Dispatcher
 
 __all__ = ["njit", "KernelCacheWarning"]
@@ -76,21 +78,53 @@ class _SafeCache:
             _warn_no_cache(self._name, exc)
 
 
-def njit(*args, **options):
+@contextlib.contextmanager
+def _slp_vectorize():
+    """LLVM's SLP vectoriser switched on for the compiles inside, under Numba's compiler lock.
+    Numba keeps it off by default (numba#8852: miscompilations seen in 2023). Only the config
+    attribute is set: a compile re-reads the config only when a NUMBA_ environment variable
+    changed since the last read, and then compiles without it (slower code, never wrong)."""
+    with global_compiler_lock:
+        saved = numba.core.config.SLP_VECTORIZE
+        numba.core.config.SLP_VECTORIZE = 1
+        try:
+            yield
+        finally:
+            numba.core.config.SLP_VECTORIZE = saved
+
+
+def _compiled_with_slp(dispatcher):
+    """``dispatcher``, every compile of it (a first call, a caller typing a call to it, a cache
+    load) run with the SLP vectoriser on. Only for kernels written for it: straight-line code
+    whose independent lanes it packs into vector registers."""
+    compile_ = dispatcher.compile
+
+    def compile(sig):
+        with _slp_vectorize():
+            return compile_(sig)
+
+    dispatcher.compile = compile
+    return dispatcher
+
+
+def njit(*args, slp=False, **options):
     """``numba.njit`` (same arguments), whose ``cache=True`` degrades to an in-memory compile
-    with a `KernelCacheWarning` when the disk cache is unusable, instead of raising."""
+    with a `KernelCacheWarning` when the disk cache is unusable, instead of raising; ``slp=True``
+    compiles with LLVM's SLP vectoriser (off in Numba by default)."""
     cache = options.pop("cache", False)
 
     def decorate(func):
         dispatcher = numba.njit(**options)(func)
-        if cache and isinstance(dispatcher, Dispatcher):  # not under NUMBA_DISABLE_JIT=1
+        if not isinstance(dispatcher, Dispatcher):  # NUMBA_DISABLE_JIT=1: plain Python
+            return dispatcher
+        if cache:
             try:
                 dispatcher.enable_caching()
             except RuntimeError as exc:  # "cannot cache function ...: no locator available"
                 _warn_no_cache(func.__qualname__, exc)
             else:
                 dispatcher._cache = _SafeCache(dispatcher._cache, func.__qualname__)
-        return dispatcher
+        return _compiled_with_slp(dispatcher) if slp else dispatcher
 
     if args:  # bare @njit
         return decorate(*args)

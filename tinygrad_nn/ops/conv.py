@@ -1,14 +1,16 @@
 """2-D convolution of NCHW input as one graph node: ``_Conv2D``.
 
 Like every deep-learning framework this is cross-correlation (the kernel is not flipped). The
-maths is in ``kernels.conv`` (im2col + BLAS, threaded over images); this node agrees on a dtype
-and skips the gradients nothing upstream needs. Arguments are checked once, by
+maths is in ``kernels.direct`` (stride 1, ungrouped, output maps of ``MIN_PIXELS`` or more:
+summed in registers) or ``kernels.conv`` (every other case: im2col + BLAS), both threaded over
+images; this node picks one, agrees on a dtype and skips the gradients nothing upstream needs. Arguments are checked once, by
 ``tinygrad_nn.functional.conv2d``, so ``forward`` takes them as valid and normalised.
 """
 import numpy as np
 
 from ..autograd import Function
 from ..kernels import conv as K
+from ..kernels import direct as D
 
 
 class _Conv2D(Function):
@@ -24,12 +26,20 @@ class _Conv2D(Function):
         self.dtypes = (x.dtype, w.dtype) + (() if b is None else (b.dtype,))
         self.geometry = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
         bias = np.zeros(w.shape[0], dtype) if b is None else np.ascontiguousarray(b, dtype=dtype)
+        self.direct = D.applies(x.shape, w.shape, **self.geometry)
+        if self.direct:
+            return D.direct_forward(self.x, self.w, bias, padding, dilation)
         return K.conv2d_forward(self.x, self.w, bias, **self.geometry)
 
     def backward(self, grad):
         need = self.needs_input_grad
-        dx, dw, db = K.conv2d_backward(self.x, self.w, np.ascontiguousarray(grad, self.x.dtype),
-                                       need_dx=need[0], need_dw=need[1], **self.geometry)
+        grad = np.ascontiguousarray(grad, self.x.dtype)
+        if self.direct:
+            dx, dw, db = D.direct_backward(self.x, self.w, grad, self.geometry["padding"],
+                                           self.geometry["dilation"], need[0], need[1])
+        else:
+            dx, dw, db = K.conv2d_backward(self.x, self.w, grad, need_dx=need[0], need_dw=need[1],
+                                           **self.geometry)
         grads = (dx, dw, db)[:len(self.dtypes)]
         return tuple(None if g is None or not wanted else g.astype(dt, copy=False)
                      for g, wanted, dt in zip(grads, need, self.dtypes))
