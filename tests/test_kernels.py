@@ -6,6 +6,7 @@ array here stays small.
 import os
 import subprocess
 import sys
+from pathlib import Path
 import warnings
 
 import numpy as np
@@ -629,3 +630,124 @@ def test_conv_backward_with_a_partial_last_batch_matches_float64(monkeypatch, pa
     np.testing.assert_allclose(dw, dw_ref, rtol=1e-4, atol=1e-3)
     np.testing.assert_allclose(dx, dxp[:, :, 1:-1, 1:-1], rtol=1e-4, atol=1e-4)
     np.testing.assert_allclose(db, g.sum(axis=(0, 2, 3)), rtol=1e-4, atol=1e-4)
+
+
+# ---------------------------------------------------------------- direct stride-1 convolution
+from tinygrad_nn.kernels import direct as KD  # noqa: E402
+
+
+def direct_reference(x, w, b, g, padding, dilation):
+    """(out, dx, dw, db) in float64 by summing over the taps one at a time."""
+    (pt, pb, pl, pr), (dh, dw_) = padding, dilation
+    O, C, kh, kw = w.shape
+    xp = np.pad(x, ((0, 0), (0, 0), (pt, pb), (pl, pr)))
+    Ho, Wo = xp.shape[2] - dh * (kh - 1), xp.shape[3] - dw_ * (kw - 1)
+    out = np.zeros((x.shape[0], O, Ho, Wo)) + b[:, None, None]
+    dxp, dw = np.zeros_like(xp), np.zeros(w.shape)
+    for dy in range(kh):
+        for dx in range(kw):
+            window = (slice(None), slice(None), slice(dy * dh, dy * dh + Ho),
+                      slice(dx * dw_, dx * dw_ + Wo))
+            out += np.einsum("oc,nchw->nohw", w[:, :, dy, dx], xp[window])
+            if g is not None:
+                dxp[window] += np.einsum("oc,nohw->nchw", w[:, :, dy, dx], g)
+                dw[:, :, dy, dx] = np.einsum("nohw,nchw->oc", g, xp[window])
+    dx = dxp[:, :, pt:pt + x.shape[2], pl:pl + x.shape[3]]
+    return out, dx, dw, (None if g is None else g.sum(axis=(0, 2, 3)))
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("C, O, kernel, padding, dilation", [
+    (3, 5, (3, 3), (1, 1, 1, 1), (1, 1)),    # O past a whole forward block of 8 and grad block of 4
+    (1, 17, (3, 3), (0, 2, 1, 0), (1, 1)),   # one input channel, asymmetric padding
+    (2, 4, (5, 4), (1, 2, 0, 3), (1, 1)),    # kernel columns not a multiple of the grad block's 3
+    (3, 8, (3, 2), (2, 2, 1, 2), (2, 3)),    # dilation
+    (4, 9, (1, 1), (0, 0, 0, 0), (1, 1)),
+])
+def test_direct_conv_matches_float64(dtype, C, O, kernel, padding, dilation):
+    """Output, input, weight and bias gradients of the direct kernels against float64 sums over
+    the taps; 3 images of odd sizes, so the flat rows end mid-block."""
+    rng = np.random.default_rng(C * O)
+    x, w = rng.standard_normal((3, C, 9, 7)), rng.standard_normal((O, C) + kernel)
+    b = rng.standard_normal(O)
+    out_ref, _, _, _ = direct_reference(x, w, b, None, padding, dilation)
+    g = rng.standard_normal(out_ref.shape)
+    _, dx_ref, dw_ref, db_ref = direct_reference(x, w, b, g, padding, dilation)
+    f = lambda a: a.astype(dtype)  # noqa: E731
+    out = KD.direct_forward(f(x), f(w), f(b), padding, dilation)
+    dx, dw, db = KD.direct_backward(f(x), f(w), f(g), padding, dilation)
+    tol = dict(rtol=1e-4, atol=1e-4) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
+    for got, want in ((out, out_ref), (dx, dx_ref), (dw, dw_ref), (db, db_ref)):
+        assert got.dtype == dtype
+        np.testing.assert_allclose(got, want, **tol)
+    none_dx, only_dw, _ = KD.direct_backward(f(x), f(w), f(g), padding, dilation, need_dx=False)
+    dx_only, no_dw, db_alone = KD.direct_backward(f(x), f(w), f(g), padding, dilation,
+                                                  need_dw=False)
+    assert none_dx is None and no_dw is None
+    np.testing.assert_array_equal(only_dw, dw)
+    np.testing.assert_array_equal(dx_only, dx)
+    np.testing.assert_allclose(db_alone, db_ref, **tol)
+
+
+@jit_only
+def test_direct_conv_bits_do_not_depend_on_the_thread_count():
+    """Tasks are fixed runs of images and their weight-gradient sums are added in task order."""
+    import tinygrad_nn as tn
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((8, 16, 16, 16)).astype(np.float32)  # > SERIAL_WORK: threads split
+    w = rng.standard_normal((16, 16, 3, 3)).astype(np.float32)
+    g = rng.standard_normal((8, 16, 16, 16)).astype(np.float32)
+    b, pads = np.zeros(16, np.float32), (1, 1, 1, 1)
+    saved = tn.get_num_threads()
+    try:
+        results = []
+        for threads in (1, 2, 3):
+            tn.set_num_threads(threads)
+            results.append((KD.direct_forward(x, w, b, pads), *KD.direct_backward(x, w, g, pads)))
+    finally:
+        tn.set_num_threads(saved)
+    for other in results[1:]:
+        for a, b_ in zip(results[0], other):
+            np.testing.assert_array_equal(a, b_)
+
+
+def test_direct_conv_applies_only_where_it_can():
+    x, w = (64, 16, 28, 28), (32, 16, 3, 3)
+    assert KD.applies(x, w, (1, 1), (1, 1, 1, 1), (1, 1), 1)
+    assert KD.applies(x, (32, 16, 5, 5), (1, 1), (2, 2, 0, 4), (1, 1), 1)
+    assert not KD.applies(x, w, (2, 1), (1, 1, 1, 1), (1, 1), 1)        # strided
+    assert not KD.applies(x, (32, 8, 3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 2)  # grouped
+    assert not KD.applies(x, w, (1, 1), (3, 1, 1, 1), (1, 1), 1)        # padded past the reach
+    assert not KD.applies((64, 16, 7, 7), w, (1, 1), (1, 1, 1, 1), (1, 1), 1)  # 49 < MIN_PIXELS
+    with pytest.raises(ValueError, match=r"direct_forward: inconsistent arguments x \(1, 2, 5, 5\)"):
+        KD.direct_forward(np.ones((1, 2, 5, 5)), np.ones((3, 4, 3, 3)), np.ones(3))
+    with pytest.raises(ValueError, match="grad"):
+        KD.direct_backward(np.ones((1, 2, 5, 5)), np.ones((3, 2, 3, 3)), np.ones((1, 3, 4, 4)))
+
+
+@jit_only
+def test_direct_blocks_are_vectorised_and_the_slp_switch_is_scoped():
+    """The generated blocks compile to packed FMAs with ``njit(slp=True)`` (fresh compiles of
+    their source: Numba cannot show the code of cached kernels); Numba's own SLP setting is
+    back to what it was afterwards."""
+    import re
+    import numba
+    from tinygrad_nn.kernels import _direct_blocks as DB, njit
+    before = numba.core.config.SLP_VECTORIZE
+    options = dict(nogil=True, error_model="numpy", fastmath={"contract"}, slp=True)
+    forward = njit(**options)(DB.forward_blocks.py_func)
+    grad = njit(**options)(DB.weight_grad_blocks.py_func)
+    f32, offsets = np.float32, np.zeros(1, np.int64)  # one tap at offset 0, one block of lanes
+    forward(np.ones((2, 48), f32), np.ones((2, 1, 8), f32), offsets, np.empty((8, 16), f32), 1)
+    grad(np.ones((1, 2, 48), f32), np.ones((1, 4, 16), f32), offsets, 1,
+         np.zeros((4, 2, 1, 3), f32), np.empty((12, 16), f32), 1)
+    assert numba.core.config.SLP_VECTORIZE == before
+    for kernel in (forward, grad):
+        packed = re.findall(r"vfmadd\w*ps\s[^\n]*%[yz]mm", kernel.inspect_asm(kernel.signatures[0]))
+        assert len(packed) >= 4, kernel.__name__  # scalar code has none
+
+
+def test_generated_direct_blocks_are_up_to_date():
+    import subprocess
+    tool = Path(__file__).resolve().parents[1] / "tools" / "gen_direct_conv.py"
+    assert subprocess.run([sys.executable, str(tool), "--check"]).returncode == 0

@@ -13,6 +13,7 @@ from scipy.special import log_softmax
 import tinygrad_nn.functional as F
 from tinygrad_nn import Tensor
 from tinygrad_nn.kernels import conv as KC
+from tinygrad_nn.kernels import direct as KD
 from tinygrad_nn.testing import gradcheck
 
 
@@ -63,6 +64,15 @@ def conv_cases(draw):
             stride, (ph, pw), (dh, dw), groups)
 
 
+@st.composite
+def direct_conv_cases(draw):
+    """conv_cases the direct path takes: stride 1, one group, no side padded past the dilated
+    kernel's reach."""
+    x, w, b, _, (ph, pw), (dh, dw), _ = draw(conv_cases().filter(lambda case: case[6] == 1))
+    kh, kw = w.shape[2:]
+    return x, w, b, (1, 1), (min(ph, dh * (kh - 1)), min(pw, dw * (kw - 1))), (dh, dw), 1
+
+
 def tensors_of(*arrays, dtype=np.float64, requires_grad=True):
     return [None if a is None else Tensor(a.astype(dtype), requires_grad=requires_grad)
             for a in arrays]
@@ -73,19 +83,21 @@ def tensors_of(*arrays, dtype=np.float64, requires_grad=True):
 
 @contextlib.contextmanager
 def convolution_path(path):
-    """The convolution kernels forced onto one path (``kernels.conv.ROW_TAPS``/``ROW_PIXELS``):
-    "columns" (batched GEMMs over im2col columns) or "rows" (image by image, exact matrices,
-    the weight gradient from pixel-major rows)."""
-    saved = KC.ROW_TAPS, KC.ROW_PIXELS
+    """The convolution forced onto one path: "direct" (``kernels.direct`` wherever it applies:
+    stride 1, ungrouped, padding within the kernel's reach, any map size), or im2col
+    (``kernels.conv``) with "columns" (batched GEMMs over im2col columns) or "rows" (image by
+    image, exact matrices, the weight gradient from pixel-major rows)."""
+    saved = KC.ROW_TAPS, KC.ROW_PIXELS, KD.MIN_PIXELS
     KC.ROW_TAPS, KC.ROW_PIXELS = (0, 0) if path == "columns" else (1 << 62, 1 << 62)
+    KD.MIN_PIXELS = 0 if path == "direct" else 1 << 62
     try:
         yield
     finally:
-        KC.ROW_TAPS, KC.ROW_PIXELS = saved
+        KC.ROW_TAPS, KC.ROW_PIXELS, KD.MIN_PIXELS = saved
 
 
 
-@pytest.mark.parametrize("path", ["columns", "rows"])
+@pytest.mark.parametrize("path", ["columns", "rows", "direct"])
 @settings(max_examples=25)
 @given(case=conv_cases())
 def test_conv2d_matches_scipy_correlate(path, case):
@@ -97,7 +109,7 @@ def test_conv2d_matches_scipy_correlate(path, case):
                                rtol=1e-10, atol=1e-12)
 
 
-@pytest.mark.parametrize("path", ["columns", "rows"])
+@pytest.mark.parametrize("path", ["columns", "rows", "direct"])
 @settings(max_examples=20)
 @given(case=conv_cases())
 def test_conv2d_gradients_match_finite_differences(path, case):
@@ -113,6 +125,24 @@ def test_conv2d_gradients_match_finite_differences(path, case):
 
     with convolution_path(path):
         gradcheck(loss, *inputs)
+
+
+@settings(max_examples=25)
+@given(case=direct_conv_cases())
+def test_direct_conv2d_values_and_gradients(case):
+    """The direct path (forced on for any map size) against scipy and finite differences."""
+    x, w, b, stride, padding, dilation, groups = case
+    kw = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
+    inputs = [a for a in (x, w, b) if a is not None]
+    with convolution_path("direct"):
+        assert KD.applies(x.shape, w.shape, stride, (padding[0],) * 2 + (padding[1],) * 2,
+                          dilation, groups)
+        got = F.conv2d(*tensors_of(x, w, b), **kw)
+        np.testing.assert_allclose(got.data, reference_conv2d(x, w, b, **kw), rtol=1e-10,
+                                   atol=1e-12)
+        weights = Tensor(np.random.default_rng(0).standard_normal(got.shape))
+        gradcheck(lambda *a: (F.conv2d(a[0], a[1], a[2] if b is not None else None, **kw)
+                              * weights).sum(), *inputs)
 
 
 @pytest.mark.parametrize("kernel, dilation", [((3, 3), (1, 1)), ((2, 4), (1, 1)), ((3, 2), (2, 3)),

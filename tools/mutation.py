@@ -85,6 +85,7 @@ TESTS = {
     "tinygrad_nn/kernels/vecmath.py": ["tests/test_kernels.py", KMATH],
     # the convolution and normalisation kernels and ops, and the activation kernels
     "tinygrad_nn/kernels/conv.py": ["tests/test_kernels.py", "tests/test_ops_nn.py", KCONV],
+    "tinygrad_nn/kernels/direct.py": ["tests/test_kernels.py", "tests/test_ops_nn.py"],
     "tinygrad_nn/kernels/norm.py": ["tests/test_kernels.py", "tests/test_norm_layers.py", KCONV, KNORM],
     "tinygrad_nn/ops/norm.py": ["tests/test_norm_layers.py", "tests/test_check_module.py", KOPS, KNORM],
     "tinygrad_nn/ops/conv.py": ["tests/test_ops_nn.py", "tests/test_mutation_kills.py",
