@@ -740,7 +740,7 @@ def test_direct_blocks_are_vectorised_and_the_slp_switch_is_scoped():
     f32, offsets = np.float32, np.zeros(1, np.int64)  # one tap at offset 0, one block of lanes
     forward(np.ones((2, 48), f32), np.ones((2, 1, 8), f32), offsets, np.empty((8, 16), f32), 1)
     grad(np.ones((1, 2, 48), f32), np.ones((1, 4, 16), f32), offsets, 1,
-         np.zeros((4, 2, 1, 3), f32), np.empty((12, 16), f32), 1)
+         np.zeros((4, 2, 1, 3), f32), np.empty(12 * 16, f32), 1)
     assert numba.core.config.SLP_VECTORIZE == before
     for kernel in (forward, grad):
         packed = re.findall(r"vfmadd\w*ps\s[^\n]*%[yz]mm", kernel.inspect_asm(kernel.signatures[0]))

@@ -88,7 +88,7 @@ def weight_grad_block():
         '    """part[o, c, k, d] += the sum over images m, blocks p < nblocks and lanes i of',
         f"    gf[m, o, p*{L} + i] * xf[m, c, p*{L} + i + offsets[k] + d*step]: {O} output channels",
         f"    by {D} taps (d) by {L} lanes summed in registers, then across the lanes (via the",
-        f"    scratch lanes ({O * D}, {L})). xf (M, C, >= the last index read + 1), gf (M, O,",
+        f"    scratch lanes, {O * D * L} long). xf (M, C, >= the last index read + 1), gf (M, O,",
         f'    >= nblocks*{L}), part (O, C, offsets.size, {D}); O a multiple of {O}."""',
         "    zero = xf.dtype.type(0)",
         "    stride = np.uint64(step)",
@@ -109,13 +109,17 @@ def weight_grad_block():
         inner += [f"h{o}_{i} = g{o}[p + np.uint64({i})]" for i in range(L)]
         inner += [f"a{o}_{d}_{i} += h{o}_{i} * v{d}_{i}" for d in range(D) for i in range(L)]
     src += _lines(24, inner)
+    # the lanes go through memory (consecutive stores are where the SLP vectoriser starts
+    # packing), then are summed by plain scalar code: no call or view per weight
     for o in range(O):
         for d in range(D):
-            src += _lines(16, [f"acc = lanes[{o * D + d}]"])
-            src += _lines(16, [f"acc[{i}] = a{o}_{d}_{i}" for i in range(L)])
-    src += _lines(16, [f"for o in range({O}):",
-                       f"    for d in range({D}):",
-                       f"        part[ob + o, c, k, d] += lanes[o * {D} + d].sum()"])
+            base = (o * D + d) * L
+            src += _lines(16, [f"lanes[{base + i}] = a{o}_{d}_{i}" for i in range(L)])
+    for o in range(O):
+        for d in range(D):
+            base = (o * D + d) * L
+            total = " + ".join(f"lanes[{base + i}]" for i in range(L))
+            src += _lines(16, [f"part[ob + {o}, c, k, {d}] += {total}"])
     return src
 
 

@@ -181,7 +181,7 @@ def direct_backward(x, w, grad, padding=(0, 0, 0, 0), dilation=(1, 1), need_dx=T
     offsets = np.array([dy * dh * Wp + dx * dw for dy in range(kh)
                         for dx in range(0, columns, GRAD_COLUMNS)])  # each block's first tap
     part = np.empty((width, gf.shape[2], C, offsets.size, GRAD_COLUMNS), x.dtype)
-    lanes = _aligned_zeros((width, GRAD_CHANNELS * GRAD_COLUMNS, LANES), x.dtype)
+    lanes = _aligned_zeros((width, GRAD_CHANNELS * GRAD_COLUMNS * LANES), x.dtype)
     dw_part = np.empty((len(tasks), O, C, kh, kw), dtype=x.dtype)
     db_part = np.zeros((len(tasks), O), dtype=x.dtype)
 
