@@ -663,6 +663,11 @@ def direct_reference(x, w, b, g, padding, dilation):
     (2, 4, (5, 4), (1, 2, 0, 3), (1, 1)),    # kernel columns not a multiple of the grad block's 3
     (3, 8, (3, 2), (2, 2, 1, 2), (2, 3)),    # dilation
     (4, 9, (1, 1), (0, 0, 0, 0), (1, 1)),
+    # channel-lane blocks (O >= 32 and C*kh*kw >= 64): forward and weight gradient; the last
+    # also for the input gradient (its forward has C = 35 output channels)
+    (8, 33, (3, 3), (1, 1, 1, 1), (1, 1)),
+    (5, 40, (5, 4), (1, 2, 0, 3), (1, 1)),
+    (35, 32, (3, 3), (2, 1, 1, 2), (2, 1)),
 ])
 def test_direct_conv_matches_float64(dtype, C, O, kernel, padding, dilation):
     """Output, input, weight and bias gradients of the direct kernels against float64 sums over
@@ -718,7 +723,10 @@ def test_direct_conv_applies_only_where_it_can():
     assert not KD.applies(x, w, (2, 1), (1, 1, 1, 1), (1, 1), 1)        # strided
     assert not KD.applies(x, (32, 8, 3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 2)  # grouped
     assert not KD.applies(x, w, (1, 1), (3, 1, 1, 1), (1, 1), 1)        # padded past the reach
-    assert not KD.applies((64, 16, 7, 7), w, (1, 1), (1, 1, 1, 1), (1, 1), 1)  # 49 < MIN_PIXELS
+    # small maps: channel-lane blocks (O >= 32, C*kh*kw >= 64), else not (49 < MIN_PIXELS)
+    assert KD.applies((64, 16, 7, 7), w, (1, 1), (1, 1, 1, 1), (1, 1), 1)
+    assert not KD.applies((64, 16, 7, 7), (16, 16, 3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 1)
+    assert not KD.applies((64, 3, 7, 7), (32, 3, 3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 1)
     with pytest.raises(ValueError, match=r"direct_forward: inconsistent arguments x \(1, 2, 5, 5\)"):
         KD.direct_forward(np.ones((1, 2, 5, 5)), np.ones((3, 4, 3, 3)), np.ones(3))
     with pytest.raises(ValueError, match="grad"):
@@ -741,8 +749,15 @@ def test_direct_blocks_are_vectorised_and_the_slp_switch_is_scoped():
     forward(np.ones((2, 48), f32), np.ones((2, 1, 8), f32), offsets, np.empty((8, 16), f32), 1)
     grad(np.ones((1, 2, 48), f32), np.ones((1, 4, 16), f32), offsets, 1,
          np.zeros((4, 2, 1, 3), f32), np.empty(12 * 16, f32), 1)
+    by_pixel = njit(**options)(DB.forward_pixel_blocks.py_func)
+    grad_by_pixel = njit(**options)(DB.weight_grad_pixel_blocks.py_func)
+    pixels, nine = np.arange(8), np.zeros(9, np.int64)  # one block of pixels, of taps
+    by_pixel(np.ones((2, 16), f32), np.ones((2, 1, 32), f32), offsets, pixels,
+             np.empty((8, 32), f32))
+    grad_by_pixel(np.ones((1, 2, 16), f32), np.ones((1, 8, 32), f32), nine, pixels,
+                  np.zeros((2, 9, 32), f32))
     assert numba.core.config.SLP_VECTORIZE == before
-    for kernel in (forward, grad):
+    for kernel in (forward, grad, by_pixel, grad_by_pixel):
         packed = re.findall(r"vfmadd\w*ps\s[^\n]*%[yz]mm", kernel.inspect_asm(kernel.signatures[0]))
         assert len(packed) >= 4, kernel.__name__  # scalar code has none
 
