@@ -30,7 +30,8 @@ from tinygrad_nn.kernels import _SafeCache
 
 pytestmark = pytest.mark.skipif(config.DISABLE_JIT, reason="needs Numba's dispatchers")
 
-MODULES = ["activations", "conv", "embedding", "norm", "optim", "pool", "softmax", "vecmath"]
+MODULES = ["activations", "conv", "direct", "_direct_blocks", "embedding", "norm", "optim", "pool",
+           "softmax", "vecmath"]
 
 
 def module(name):
