@@ -656,7 +656,6 @@ def direct_reference(x, w, b, g, padding, dilation):
     return out, dx, dw, (None if g is None else g.sum(axis=(0, 2, 3)))
 
 
-@pytest.mark.parametrize("dtype", FLOATS)
 @pytest.mark.parametrize("C, O, kernel, padding, dilation", [
     (3, 5, (3, 3), (1, 1, 1, 1), (1, 1)),    # O past a whole forward block of 8 and grad block of 4
     (1, 17, (3, 3), (0, 2, 1, 0), (1, 1)),   # one input channel, asymmetric padding
@@ -669,11 +668,10 @@ def direct_reference(x, w, b, g, padding, dilation):
     (5, 40, (5, 4), (1, 2, 0, 3), (1, 1)),
     (35, 32, (3, 3), (2, 1, 1, 2), (2, 1)),
 ])
-def test_direct_conv_matches_float64(dtype, C, O, kernel, padding, dilation):
-    """Output, input, weight and bias gradients of the direct kernels against float64 sums over
-    the taps; 3 images of odd sizes, so the flat rows end mid-block."""
-    if config.BOUNDSCHECK and dtype == np.float64:  # the same indices as float32's
-        pytest.skip("bounds-checked run: float32 only (compiling the unrolled blocks is slow)")
+def test_direct_conv_matches_float64(C, O, kernel, padding, dilation):
+    """Output, input, weight and bias gradients of the (float32) direct kernels against float64
+    sums over the taps; 3 images of odd sizes, so the flat rows end mid-block."""
+    dtype = np.float32
     rng = np.random.default_rng(C * O)
     x, w = rng.standard_normal((3, C, 9, 7)), rng.standard_normal((O, C) + kernel)
     b = rng.standard_normal(O)
@@ -683,7 +681,7 @@ def test_direct_conv_matches_float64(dtype, C, O, kernel, padding, dilation):
     f = lambda a: a.astype(dtype)  # noqa: E731
     out = KD.direct_forward(f(x), f(w), f(b), padding, dilation)
     dx, dw, db = KD.direct_backward(f(x), f(w), f(g), padding, dilation)
-    tol = dict(rtol=1e-4, atol=1e-4) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
+    tol = dict(rtol=1e-4, atol=1e-4)
     for got, want in ((out, out_ref), (dx, dx_ref), (dw, dw_ref), (db, db_ref)):
         assert got.dtype == dtype
         np.testing.assert_allclose(got, want, **tol)
@@ -729,10 +727,14 @@ def test_direct_conv_applies_only_where_it_can():
     assert KD.applies((64, 16, 7, 7), w, (1, 1), (1, 1, 1, 1), (1, 1), 1)
     assert not KD.applies((64, 16, 7, 7), (16, 16, 3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 1)
     assert not KD.applies((64, 3, 7, 7), (32, 3, 3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 1)
+    assert not KD.applies(x, w, (1, 1), (1, 1, 1, 1), (1, 1), 1, dtype=np.float64)
+    ones = lambda *shape: np.ones(shape, np.float32)  # noqa: E731
     with pytest.raises(ValueError, match=r"direct_forward: inconsistent arguments x \(1, 2, 5, 5\)"):
-        KD.direct_forward(np.ones((1, 2, 5, 5)), np.ones((3, 4, 3, 3)), np.ones(3))
+        KD.direct_forward(ones(1, 2, 5, 5), ones(3, 4, 3, 3), ones(3))
     with pytest.raises(ValueError, match="grad"):
-        KD.direct_backward(np.ones((1, 2, 5, 5)), np.ones((3, 2, 3, 3)), np.ones((1, 3, 4, 4)))
+        KD.direct_backward(ones(1, 2, 5, 5), ones(3, 2, 3, 3), ones(1, 3, 4, 4))
+    with pytest.raises(TypeError, match="direct_forward: x has dtype float64, expected float32"):
+        KD.direct_forward(np.ones((1, 2, 5, 5)), np.ones((3, 2, 3, 3)), np.ones(3))
 
 
 @jit_only

@@ -15,8 +15,12 @@ channel axes swapped: the same forward blocks compute it. The weight gradient is
 over the pixels of a task's images in 16 partial sums per weight, then across the lanes and the
 tasks in a fixed order, so its bits do not depend on the thread count.
 
-The op takes this path for stride-1 ungrouped convolutions with enough channels (``applies``);
-conv.py's im2col + GEMM path does the rest (strided, grouped, first layers).
+The op takes this path for float32 stride-1 ungrouped convolutions (``applies``); conv.py's
+im2col + GEMM path does the rest (strided, grouped, over-padded, small maps with few channels).
+
+Float32 only. The unrolled blocks take Numba 2-6 s each to compile (about 18 s for a first
+convolution with a cold cache), and float64 is the dtype of gradient checks, not of training:
+float64 convolutions keep BLAS's dgemm through conv.py and nobody compiles a second set.
 """
 import numpy as np
 from . import njit  # numba.njit with a cache that degrades safely
@@ -46,8 +50,8 @@ def _by_channels(C, O, taps):
     return O >= PIXEL_LANES and C * taps >= CHANNEL_MIN_TAPS
 
 
-def applies(x_shape, w_shape, stride, padding, dilation, groups):
-    """Whether the direct path computes this convolution: stride 1, one group, no side padded
+def applies(x_shape, w_shape, stride, padding, dilation, groups, dtype=np.float32):
+    """Whether the direct path computes this convolution: float32, stride 1, one group, no side padded
     past the dilated kernel's reach (the input gradient is then a plain convolution of the
     padded output gradient), and either channel-lane blocks (``_by_channels``) or an output map
     of ``MIN_PIXELS`` pixels (pixel-lane blocks compute and drop the padding columns of every
@@ -55,7 +59,7 @@ def applies(x_shape, w_shape, stride, padding, dilation, groups):
     (H, W), (kh, kw), (dh, dw) = x_shape[2:], w_shape[2:], dilation
     reach = (dh * (kh - 1),) * 2 + (dw * (kw - 1),) * 2
     pixels = (H + padding[0] + padding[1] - reach[0]) * (W + padding[2] + padding[3] - reach[2])
-    return (tuple(stride) == (1, 1) and groups == 1
+    return (np.dtype(dtype) == np.float32 and tuple(stride) == (1, 1) and groups == 1
             and (_by_channels(x_shape[1], w_shape[0], kh * kw) or pixels >= MIN_PIXELS)
             and all(0 <= p <= r for p, r in zip(padding, reach)))
 
@@ -173,8 +177,8 @@ def _aligned_zeros(shape, dtype, align=64):
 def _plan(x, w, padding, dilation, owner):
     """Check the arrays, then (geo, output size, flat input length, tasks as (n0, n1) image
     runs, width). geo = (pt, pl, Wp, kh, kw, dh, dw, blocks per image)."""
-    check_kernel_arrays(owner, ndim=4, x=x)
-    check_kernel_arrays(owner, ndim=4, dtype=x.dtype, w=w)
+    check_kernel_arrays(owner, ndim=4, dtype=np.float32, x=x)  # see FLOAT64 in the docstring
+    check_kernel_arrays(owner, ndim=4, dtype=np.float32, w=w)
     N, C, H, W = x.shape
     O, Cw, kh, kw = w.shape
     pt, pb, pl, pr = padding
@@ -200,7 +204,7 @@ def _plan(x, w, padding, dilation, owner):
 
 def direct_forward(x, w, b, padding=(0, 0, 0, 0), dilation=(1, 1)):
     """Output (N, O, Ho, Wo) of x (N, C, H, W) with w (O, C, kh, kw) and bias b (O,), stride 1,
-    all C-contiguous of one float dtype; ``padding`` is (top, bottom, left, right)."""
+    all C-contiguous float32; ``padding`` is (top, bottom, left, right)."""
     geo, (Ho, Wo), length, tasks, width = _plan(x, w, padding, dilation, "direct_forward")
     O, C, kh, kw = w.shape
     check_kernel_arrays("direct_forward", shape=(O,), dtype=x.dtype, b=b)

@@ -1,8 +1,8 @@
 """2-D convolution of NCHW input as one graph node: ``_Conv2D``.
 
 Like every deep-learning framework this is cross-correlation (the kernel is not flipped). The
-maths is in ``kernels.direct`` (stride 1, ungrouped, output maps of ``MIN_PIXELS`` or more:
-summed in registers) or ``kernels.conv`` (every other case: im2col + BLAS), both threaded over
+maths is in ``kernels.direct`` (float32, stride 1, ungrouped: summed in registers, see
+``direct.applies``) or ``kernels.conv`` (every other case: im2col + BLAS), both threaded over
 images; this node picks one, agrees on a dtype and skips the gradients nothing upstream needs. Arguments are checked once, by
 ``tinygrad_nn.functional.conv2d``, so ``forward`` takes them as valid and normalised.
 """
@@ -26,7 +26,7 @@ class _Conv2D(Function):
         self.dtypes = (x.dtype, w.dtype) + (() if b is None else (b.dtype,))
         self.geometry = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
         bias = np.zeros(w.shape[0], dtype) if b is None else np.ascontiguousarray(b, dtype=dtype)
-        self.direct = D.applies(x.shape, w.shape, **self.geometry)
+        self.direct = D.applies(x.shape, w.shape, **self.geometry, dtype=dtype)
         if self.direct:
             return D.direct_forward(self.x, self.w, bias, padding, dilation)
         return K.conv2d_forward(self.x, self.w, bias, **self.geometry)
