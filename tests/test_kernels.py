@@ -765,3 +765,72 @@ def test_generated_direct_blocks_are_up_to_date():
     import subprocess
     tool = Path(__file__).resolve().parents[1] / "tools" / "gen_direct_conv.py"
     assert subprocess.run([sys.executable, str(tool), "--check"]).returncode == 0
+
+
+@pytest.mark.parametrize("C, O, kernel, dilation", [(2, 5, (3, 3), (1, 1)),    # pixel lanes
+                                                    (11, 33, (2, 3), (1, 2))])  # channel lanes
+@pytest.mark.parametrize("per_pass", [1, 2])
+def test_direct_weight_gradient_over_tasks_and_passes(monkeypatch, C, O, kernel, dilation,
+                                                      per_pass):
+    """37 images make 16 tasks of 2-3 images; with one or two images per weight-gradient pass a
+    task takes several passes (the last one partial): every image's gradient counts once."""
+    rng = np.random.default_rng(per_pass)
+    x, w = rng.standard_normal((37, C, 5, 6)), rng.standard_normal((O, C) + kernel)
+    padding = (1, 0, 2, 1)
+    out_ref, _, _, _ = direct_reference(x, w, np.zeros(O), None, padding, dilation)
+    geo, (Ho, Wo), _, tasks, _ = KD._plan(x.astype(np.float32), w.astype(np.float32), padding,
+                                          dilation, "test")
+    assert tasks == [(37 * t // 16, 37 * (t + 1) // 16) for t in range(16)]
+    assert KD._by_channels(C, O, w[0].size // C) == (O == 33)
+    monkeypatch.setattr(KD, "GRAD_BLOCKS", per_pass * int(geo[-1]))  # images per pass
+    monkeypatch.setattr(KD, "GRAD_PIXELS", per_pass * Ho * Wo)
+    g = rng.standard_normal(out_ref.shape)
+    _, dx_ref, dw_ref, db_ref = direct_reference(x, w, np.zeros(O), g, padding, dilation)
+    f32 = lambda a: a.astype(np.float32)  # noqa: E731
+    dx, dw, db = KD.direct_backward(f32(x), f32(w), f32(g), padding, dilation)
+    for got, want in ((dx, dx_ref), (dw, dw_ref), (db, db_ref)):
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+
+
+def test_direct_conv_defaults_boundaries_and_messages():
+    """Defaults (no padding, no dilation), the exact limits of ``applies``, aligned buffers and
+    each argument named in its error."""
+    rng = np.random.default_rng(5)
+    x, w = rng.standard_normal((2, 3, 6, 5)), rng.standard_normal((4, 3, 2, 3))
+    f32 = lambda a: a.astype(np.float32)  # noqa: E731
+    valid = direct_reference(x, w, np.zeros(4), None, (0, 0, 0, 0), (1, 1))[0]
+    out = KD.direct_forward(f32(x), f32(w), np.zeros(4, np.float32))
+    np.testing.assert_allclose(out, valid, rtol=1e-4, atol=1e-4)
+    g = rng.standard_normal(valid.shape)
+    _, _, dw_ref, _ = direct_reference(x, w, np.zeros(4), g, (0, 0, 0, 0), (1, 1))
+    np.testing.assert_allclose(KD.direct_backward(f32(x), f32(w), f32(g))[1], dw_ref,
+                               rtol=1e-4, atol=1e-4)
+    # MIN_PIXELS output pixels exactly (10 x 10 from 12 x 11 with asymmetric padding), one fewer
+    w3 = (16, 16, 3, 3)
+    assert KD.MIN_PIXELS == 100
+    assert KD.applies((1, 16, 12, 11), w3, (1, 1), (0, 0, 0, 1), (1, 1), 1)
+    assert not KD.applies((1, 16, 12, 11), w3, (1, 1), (0, 0, 0, 0), (1, 1), 1)  # 10 x 9
+    assert not KD.applies((1, 16, 11, 12), w3, (1, 1), (0, 0, 0, 0), (1, 1), 1)  # 9 x 10
+    assert KD.applies((1, 16, 10, 12), w3, (1, 1), (1, 1, 0, 0), (1, 1), 1)
+    assert not KD.applies((1, 16, 10, 12), w3, (1, 1), (1, 0, 0, 0), (1, 1), 1)
+    assert KD.applies((1, 16, 11, 10), w3, (1, 1), (0, 1, 1, 1), (1, 1), 1)
+    assert not KD.applies((1, 16, 11, 10), w3, (1, 1), (0, 1, 1, 0), (1, 1), 1)
+    assert KD.applies((1, 16, 11, 12), w3, (1, 1), (1, 0, 0, 0), (1, 1), 1)  # the top counts
+    assert KD.applies((1, 16, 12, 11), w3, (1, 1), (0, 0, 1, 0), (1, 1), 1)  # so does the left
+    # channel lanes from C*kh*kw = 64 on (any map size)
+    assert KD.applies((1, 16, 4, 4), (32, 16, 2, 2), (1, 1), (0, 1, 1, 0), (1, 1), 1)
+    assert not KD.applies((1, 21, 4, 4), (32, 21, 1, 3), (1, 1), (0, 0, 1, 1), (1, 1), 1)  # 63
+    assert not KD.applies((1, 16, 4, 4), (31, 16, 2, 2), (1, 1), (0, 1, 1, 0), (1, 1), 1)
+    buffer = KD._aligned_zeros((3, 5, 7), np.float32)
+    assert buffer.shape == (3, 5, 7) and buffer.ctypes.data % 64 == 0 and not buffer.any()
+    assert KD._aligned_zeros((9,), np.float64).ctypes.data % 64 == 0
+    ones = lambda *shape: np.ones(shape, np.float32)  # noqa: E731
+    with pytest.raises(ValueError, match=r"direct_forward: b has shape \(3,\), expected \(4,\)"):
+        KD.direct_forward(ones(1, 2, 5, 5), ones(4, 2, 3, 3), ones(3))
+    with pytest.raises(ValueError, match=r"direct_backward: grad .*\(1, 4, 3, 3\)"):
+        KD.direct_backward(ones(1, 2, 5, 5), ones(4, 2, 3, 3), ones(1, 4, 4, 4))
+    with pytest.raises(TypeError, match="direct_backward: grad has dtype float64"):
+        KD.direct_backward(ones(1, 2, 5, 5), ones(4, 2, 3, 3), np.ones((1, 4, 3, 3)))
+    with pytest.raises(ValueError, match=r"direct_backward: inconsistent arguments x \(1, 2, 5, 5\), "
+                                         r"w \(4, 3, 3, 3\), padding \(0, 0, 0, 0\), dilation \(1, 1\)"):
+        KD.direct_backward(ones(1, 2, 5, 5), ones(4, 3, 3, 3), ones(1, 4, 3, 3))

@@ -189,10 +189,10 @@ def _plan(x, w, padding, dilation, owner):
                          f"{padding}, dilation {dilation}")
     Wp = W + pl + pr
     nblocks = -(-Ho * Wp // LANES)
-    # the furthest read: the last block's last lane at the last tap (kw rounded up to the
-    # weight gradient's column blocks), and the padded image itself
-    length = _round_up(max((H + pt + pb) * Wp, nblocks * LANES + dh * (kh - 1) * Wp
-                           + dw * (_round_up(kw, GRAD_COLUMNS) - 1)), LANES)
+    # past the furthest read: the last block's last lane at the last tap (kw rounded up to the
+    # weight gradient's column blocks); it covers the padded image, (Ho + dh*(kh-1))*Wp pixels
+    length = _round_up(nblocks * LANES + dh * (kh - 1) * Wp
+                       + dw * (_round_up(kw, GRAD_COLUMNS) - 1), LANES)
     ntasks = max(1, min(N, MAX_TASKS))
     edges = [N * t // ntasks for t in range(ntasks + 1)]
     tasks = [(edges[t], edges[t + 1]) for t in range(ntasks)]
