@@ -174,13 +174,15 @@ def _tanh_jit(c):
     ftype = c.ftype
     if ftype is np.float32:
         p, q = _horner(_TANH32_P[::-1], ftype), _horner(_TANH32_Q[::-1], ftype)
-        lim = ftype(_TANH32_CLAMP)
+        lim, one = ftype(_TANH32_CLAMP), ftype(1)
 
         def impl32(x):
             x = lim if x > lim else x  # NaN passes through both
             x = -lim if x < -lim else x
             z = x * x
-            return x * p(z) / q(z)
+            t = x * p(z) / q(z)  # rounds to 1 + eps for some x in (8, 9): never past +-1
+            t = one if t > one else t
+            return -one if t < -one else t
 
         return impl32
 
