@@ -50,14 +50,28 @@ def _by_channels(C, O, taps):
     return O >= PIXEL_LANES and C * taps >= CHANNEL_MIN_TAPS
 
 
+def _reach(kernel, dilation):
+    """How far the dilated kernel reaches past a pixel: (top, bottom, left, right)."""
+    (kh, kw), (dh, dw) = kernel, dilation
+    return (dh * (kh - 1),) * 2 + (dw * (kw - 1),) * 2
+
+
+def _tap_offsets(Wp, kernel, dilation, step=1):
+    """Flat offsets dy*dh*Wp + dx*dw of taps (dy, dx), row by row, for every ``step``-th kernel
+    column (kw rounded up to a whole number of steps: the weight gradient's column blocks)."""
+    (kh, kw), (dh, dw) = kernel, dilation
+    return np.array([dy * dh * Wp + dx * dw for dy in range(kh)
+                     for dx in range(0, _round_up(kw, step), step)])
+
+
 def applies(x_shape, w_shape, stride, padding, dilation, groups, dtype=np.float32):
     """Whether the direct path computes this convolution: float32, stride 1, one group, no side padded
     past the dilated kernel's reach (the input gradient is then a plain convolution of the
     padded output gradient), and either channel-lane blocks (``_by_channels``) or an output map
     of ``MIN_PIXELS`` pixels (pixel-lane blocks compute and drop the padding columns of every
     row: a large share on small maps)."""
-    (H, W), (kh, kw), (dh, dw) = x_shape[2:], w_shape[2:], dilation
-    reach = (dh * (kh - 1),) * 2 + (dw * (kw - 1),) * 2
+    (H, W), (kh, kw) = x_shape[2:], w_shape[2:]
+    reach = _reach((kh, kw), dilation)
     pixels = (H + padding[0] + padding[1] - reach[0]) * (W + padding[2] + padding[3] - reach[2])
     return (np.dtype(dtype) == np.float32 and tuple(stride) == (1, 1) and groups == 1
             and (_by_channels(x_shape[1], w_shape[0], kh * kw) or pixels >= MIN_PIXELS)
@@ -212,8 +226,8 @@ def direct_forward(x, w, b, padding=(0, 0, 0, 0), dilation=(1, 1)):
     wt = _aligned_zeros((C, kh * kw, _round_up(O, PIXEL_LANES if by_channels else
                                                   FORWARD_CHANNELS)), x.dtype)
     wt[..., :O] = w.reshape(O, C, kh * kw).transpose(1, 2, 0)
-    Wp, dh, dw = int(geo[2]), dilation[0], dilation[1]
-    offsets = np.array([dy * dh * Wp + dx * dw for dy in range(kh) for dx in range(kw)])
+    Wp = int(geo[2])
+    offsets = _tap_offsets(Wp, (kh, kw), dilation)
     out = np.empty((x.shape[0], O, Ho, Wo), dtype=x.dtype)
     xf = _aligned_zeros((width, C, length), x.dtype)
     if by_channels:
@@ -241,12 +255,11 @@ def direct_backward(x, w, grad, padding=(0, 0, 0, 0), dilation=(1, 1), need_dx=T
     O, C, kh, kw = w.shape
     check_same_shape("direct_backward", "grad", grad.shape, (x.shape[0], O, Ho, Wo))
     check_kernel_arrays("direct_backward", dtype=x.dtype, grad=grad)
-    dh, dw = dilation
     if need_dx:
-        reach = (dh * (kh - 1),) * 2 + (dw * (kw - 1),) * 2
         flipped = np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
         dx = direct_forward(grad, flipped, np.zeros(C, x.dtype),
-                            tuple(r - p for r, p in zip(reach, padding)), dilation)
+                            tuple(r - p for r, p in zip(_reach((kh, kw), dilation), padding)),
+                            dilation)
     if not need_dw:
         return (dx if need_dx else None), None, grad.sum(axis=(0, 2, 3), dtype=x.dtype)
     if _by_channels(C, O, kh * kw):
@@ -256,9 +269,7 @@ def direct_backward(x, w, grad, padding=(0, 0, 0, 0), dilation=(1, 1), need_dx=T
     xf = _aligned_zeros((width, batch, C, length), x.dtype)
     gf = _aligned_zeros((width, batch, _round_up(O, GRAD_CHANNELS), int(geo[-1]) * LANES),
                         x.dtype)
-    Wp, columns = int(geo[2]), _round_up(kw, GRAD_COLUMNS)
-    offsets = np.array([dy * dh * Wp + dx * dw for dy in range(kh)
-                        for dx in range(0, columns, GRAD_COLUMNS)])  # each block's first tap
+    offsets = _tap_offsets(int(geo[2]), (kh, kw), dilation, GRAD_COLUMNS)  # blocks' first taps
     part = np.empty((width, gf.shape[2], C, offsets.size, GRAD_COLUMNS), x.dtype)
     lanes = _aligned_zeros((width, GRAD_CHANNELS * GRAD_COLUMNS * LANES), x.dtype)
     dw_part = np.empty((len(tasks), O, C, kh, kw), dtype=x.dtype)
@@ -277,8 +288,9 @@ def _weight_grad_by_channels(x, grad, geo, out_size, length, tasks, width):
     N, C = x.shape[:2]
     O, (Ho, Wo) = grad.shape[1], out_size
     Wp, kh, kw, dh, dw = (int(v) for v in geo[2:7])
-    taps = [dy * dh * Wp + dx * dw for dy in range(kh) for dx in range(kw)]
-    offsets = np.array(taps + [0] * (_round_up(len(taps), PIXEL_TAPS) - len(taps)))  # 0: unused
+    taps = _tap_offsets(Wp, (kh, kw), (dh, dw))
+    offsets = np.concatenate([taps, np.zeros(_round_up(taps.size, PIXEL_TAPS) - taps.size,
+                                             taps.dtype)])  # the padding taps' sums go unread
     pixels = _pixels(Ho, Wo, Wp, 1)
     batch = max(1, min(N, -(-GRAD_PIXELS // pixels.size)))
     xf = _aligned_zeros((width, batch, C, length), x.dtype)
