@@ -71,8 +71,11 @@ EDGE_MULTIPLES = {np.dtype(np.float32): (16, 16), np.dtype(np.float64): (48, Non
 PAYING_SHARE = 0.8
 UNPAID_STRIKES = 2
 FIRST_WHOLE_SECONDS, MAX_WHOLE_SECONDS = 0.01, 1.0
-# How long the calling thread polls for the pool's last tasks before it blocks (see _wait_for).
-JOIN_POLL_SECONDS = 0.0002
+# How many times (a sched_yield apart, about 0.5 us each) an idle worker re-reads the count of
+# jobs handed out before it blocks, and the calling thread the end of its job's last task (see
+# kernels/wait.py): a waker's futex took 25-125 us to reach a blocked thread on this VM.
+WORKER_SPIN_ROUNDS = 400
+JOIN_SPIN_ROUNDS = 400
 
 _lock = threading.Lock()
 _num_threads = None        # set by set_num_threads; None: the usable cores
@@ -212,7 +215,7 @@ class _Job:
     ``slot`` in [0, width) is unique among the threads working on the job at once (for
     per-thread scratch buffers)."""
 
-    __slots__ = ("fn", "ntasks", "next", "slots", "pending", "lock", "done", "error")
+    __slots__ = ("fn", "ntasks", "next", "slots", "pending", "lock", "done", "finished", "error")
 
     def __init__(self, fn, ntasks):
         self.fn, self.ntasks = fn, ntasks
@@ -220,6 +223,7 @@ class _Job:
         self.pending = ntasks
         self.lock = threading.Lock()
         self.done = threading.Event()
+        self.finished = np.zeros(1, np.int64)  # 1 with ``done``: what the caller polls
         self.error = None
 
     def work(self):
@@ -241,17 +245,27 @@ class _Job:
                 with self.lock:
                     self.pending -= 1
                     if self.pending == 0:
+                        self.finished[0] = 1
                         self.done.set()
 
 
 _queue = queue.SimpleQueue()
+_posted = np.zeros(1, np.int64)  # jobs put on the queue so far: what idle workers poll
 _workers = []
 _workers_lock = threading.Lock()
 
 
 def _worker_loop(jobs):
+    from .kernels.wait import await_change
+
     while True:
-        jobs.get().work()  # blocks in the kernel while idle: no spinning
+        seen = int(_posted[0])  # read before looking at the queue: a job put after it shows
+        try:
+            job = jobs.get_nowait()
+        except queue.Empty:
+            await_change(_posted, 0, seen, WORKER_SPIN_ROUNDS)  # a short poll, then
+            job = jobs.get()  # block in the kernel: an idle worker costs nothing
+        job.work()
 
 
 def _ensure_workers(count):
@@ -282,6 +296,7 @@ def parallel_for(fn, ntasks, width=None):
     _ensure_workers(width - 1)
     for _ in range(width - 1):
         _queue.put(job)
+    _posted[0] += 1
     job.work()
     _wait_for(job)
     if job.error is not None:
@@ -289,13 +304,13 @@ def parallel_for(fn, ntasks, width=None):
 
 
 def _wait_for(job):
-    """Wait until the other threads' tasks of ``job`` have finished: first by polling, the
-    GIL released between polls, for up to ``JOIN_POLL_SECONDS``, then blocking. Blocking alone
-    costs the caller a wake-up when the last task ends."""
-    if JOIN_POLL_SECONDS > 0:
-        deadline = time.perf_counter() + JOIN_POLL_SECONDS
-        while not job.done.is_set() and time.perf_counter() < deadline:
-            time.sleep(0)
+    """Wait until the other threads' tasks of ``job`` have finished: first by polling without
+    the GIL (``JOIN_SPIN_ROUNDS``), then blocking. Blocking alone costs the caller a kernel
+    wake-up when the last task ends."""
+    if not job.done.is_set():
+        from .kernels.wait import await_change
+
+        await_change(job.finished, 0, 0, JOIN_SPIN_ROUNDS)
     job.done.wait()
 
 
