@@ -645,18 +645,19 @@ def test_conv_backward_with_a_partial_last_batch_matches_float64(monkeypatch, pa
 from tinygrad_nn.kernels import direct as KD  # noqa: E402
 
 
-def direct_reference(x, w, b, g, padding, dilation):
+def direct_reference(x, w, b, g, padding, dilation, stride=(1, 1)):
     """(out, dx, dw, db) in float64 by summing over the taps one at a time."""
-    (pt, pb, pl, pr), (dh, dw_) = padding, dilation
+    (pt, pb, pl, pr), (dh, dw_), (sh, sw) = padding, dilation, stride
     O, C, kh, kw = w.shape
     xp = np.pad(x, ((0, 0), (0, 0), (pt, pb), (pl, pr)))
-    Ho, Wo = xp.shape[2] - dh * (kh - 1), xp.shape[3] - dw_ * (kw - 1)
+    Ho = (xp.shape[2] - dh * (kh - 1) - 1) // sh + 1
+    Wo = (xp.shape[3] - dw_ * (kw - 1) - 1) // sw + 1
     out = np.zeros((x.shape[0], O, Ho, Wo)) + b[:, None, None]
     dxp, dw = np.zeros_like(xp), np.zeros(w.shape)
     for dy in range(kh):
         for dx in range(kw):
-            window = (slice(None), slice(None), slice(dy * dh, dy * dh + Ho),
-                      slice(dx * dw_, dx * dw_ + Wo))
+            window = (slice(None), slice(None), slice(dy * dh, dy * dh + sh * (Ho - 1) + 1, sh),
+                      slice(dx * dw_, dx * dw_ + sw * (Wo - 1) + 1, sw))
             out += np.einsum("oc,nchw->nohw", w[:, :, dy, dx], xp[window])
             if g is not None:
                 dxp[window] += np.einsum("oc,nohw->nchw", w[:, :, dy, dx], g)
@@ -665,38 +666,46 @@ def direct_reference(x, w, b, g, padding, dilation):
     return out, dx, dw, (None if g is None else g.sum(axis=(0, 2, 3)))
 
 
-@pytest.mark.parametrize("C, O, kernel, padding, dilation", [
-    (3, 5, (3, 3), (1, 1, 1, 1), (1, 1)),    # O past a whole forward block of 8 and grad block of 4
-    (1, 17, (3, 3), (0, 2, 1, 0), (1, 1)),   # one input channel, asymmetric padding
-    (2, 4, (5, 4), (1, 2, 0, 3), (1, 1)),    # kernel columns not a multiple of the grad block's 3
-    (3, 8, (3, 2), (2, 2, 1, 2), (2, 3)),    # dilation
-    (4, 9, (1, 1), (0, 0, 0, 0), (1, 1)),
+@pytest.mark.parametrize("C, O, kernel, padding, dilation, stride", [
+    (3, 5, (3, 3), (1, 1, 1, 1), (1, 1), (1, 1)),  # O past a forward block of 8, grad block of 4
+    (1, 17, (3, 3), (0, 2, 1, 0), (1, 1), (1, 1)),  # one input channel, asymmetric padding
+    (2, 4, (5, 4), (1, 2, 0, 3), (1, 1), (1, 1)),   # 20 taps: not a multiple of the grad group's 3
+    (3, 8, (3, 2), (2, 2, 1, 2), (2, 3), (1, 1)),   # dilation
+    (4, 9, (1, 1), (0, 0, 0, 0), (1, 1), (1, 1)),
+    # strided: phase planes; with dilation, uneven strides, a stride past the kernel
+    (3, 5, (3, 3), (1, 1, 1, 1), (1, 1), (2, 2)),
+    (2, 9, (5, 4), (1, 2, 0, 3), (1, 1), (2, 3)),
+    (3, 8, (3, 2), (2, 2, 1, 2), (2, 3), (3, 2)),
+    (4, 6, (1, 1), (0, 0, 0, 0), (1, 1), (2, 2)),
     # channel-lane blocks (O >= 32 and C*kh*kw >= 64): forward and weight gradient; the last
-    # also for the input gradient (its forward has C = 35 output channels)
-    (8, 33, (3, 3), (1, 1, 1, 1), (1, 1)),
-    (5, 40, (5, 4), (1, 2, 0, 3), (1, 1)),
-    (35, 32, (3, 3), (2, 1, 1, 2), (2, 1)),
+    # stride-1 one also for the input gradient (its forward has C = 35 output channels)
+    (8, 33, (3, 3), (1, 1, 1, 1), (1, 1), (1, 1)),
+    (5, 40, (5, 4), (1, 2, 0, 3), (1, 1), (1, 1)),
+    (35, 32, (3, 3), (2, 1, 1, 2), (2, 1), (1, 1)),
+    (8, 33, (3, 3), (1, 1, 1, 1), (1, 1), (2, 2)),
+    (35, 32, (3, 3), (2, 1, 1, 2), (2, 1), (2, 1)),
 ])
-def test_direct_conv_matches_float64(C, O, kernel, padding, dilation):
+def test_direct_conv_matches_float64(C, O, kernel, padding, dilation, stride):
     """Output, input, weight and bias gradients of the (float32) direct kernels against float64
     sums over the taps; 3 images of odd sizes, so the flat rows end mid-block."""
     dtype = np.float32
     rng = np.random.default_rng(C * O)
     x, w = rng.standard_normal((3, C, 9, 7)), rng.standard_normal((O, C) + kernel)
     b = rng.standard_normal(O)
-    out_ref, _, _, _ = direct_reference(x, w, b, None, padding, dilation)
+    out_ref, _, _, _ = direct_reference(x, w, b, None, padding, dilation, stride)
     g = rng.standard_normal(out_ref.shape)
-    _, dx_ref, dw_ref, db_ref = direct_reference(x, w, b, g, padding, dilation)
+    _, dx_ref, dw_ref, db_ref = direct_reference(x, w, b, g, padding, dilation, stride)
     f = lambda a: a.astype(dtype)  # noqa: E731
-    out = KD.direct_forward(f(x), f(w), f(b), padding, dilation)
-    dx, dw, db = KD.direct_backward(f(x), f(w), f(g), padding, dilation)
+    out = KD.direct_forward(f(x), f(w), f(b), padding, dilation, stride)
+    dx, dw, db = KD.direct_backward(f(x), f(w), f(g), padding, dilation, stride=stride)
     tol = dict(rtol=1e-4, atol=1e-4)
     for got, want in ((out, out_ref), (dx, dx_ref), (dw, dw_ref), (db, db_ref)):
         assert got.dtype == dtype
         np.testing.assert_allclose(got, want, **tol)
-    none_dx, only_dw, _ = KD.direct_backward(f(x), f(w), f(g), padding, dilation, need_dx=False)
+    none_dx, only_dw, _ = KD.direct_backward(f(x), f(w), f(g), padding, dilation, need_dx=False,
+                                             stride=stride)
     dx_only, no_dw, db_alone = KD.direct_backward(f(x), f(w), f(g), padding, dilation,
-                                                  need_dw=False)
+                                                  need_dw=False, stride=stride)
     assert none_dx is None and no_dw is None
     np.testing.assert_array_equal(only_dw, dw)
     np.testing.assert_array_equal(dx_only, dx)
@@ -729,7 +738,10 @@ def test_direct_conv_applies_only_where_it_can():
     x, w = (64, 16, 28, 28), (32, 16, 3, 3)
     assert KD.applies(x, w, (1, 1), (1, 1, 1, 1), (1, 1), 1)
     assert KD.applies(x, (32, 16, 5, 5), (1, 1), (2, 2, 0, 4), (1, 1), 1)
-    assert not KD.applies(x, w, (2, 1), (1, 1, 1, 1), (1, 1), 1)        # strided
+    assert KD.applies(x, w, (2, 1), (1, 1, 1, 1), (1, 1), 1)            # strided, 144 taps
+    assert KD.applies((64, 8, 28, 28), (16, 8, 3, 3), (2, 2), (1, 1, 1, 1), (1, 1), 1)  # 72
+    assert not KD.applies((64, 7, 28, 28), (16, 7, 3, 3), (2, 2), (1, 1, 1, 1), (1, 1), 1)  # 63
+    assert KD.applies((64, 7, 28, 28), (16, 7, 3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 1)
     assert not KD.applies(x, (32, 8, 3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 2)  # grouped
     assert not KD.applies(x, w, (1, 1), (3, 1, 1, 1), (1, 1), 1)        # padded past the reach
     # small maps: channel-lane blocks (O >= 32, C*kh*kw >= 64), else not (49 < MIN_PIXELS)
@@ -787,11 +799,11 @@ def test_direct_weight_gradient_over_tasks_and_passes(monkeypatch, C, O, kernel,
     x, w = rng.standard_normal((37, C, 5, 6)), rng.standard_normal((O, C) + kernel)
     padding = (1, 0, 2, 1)
     out_ref, _, _, _ = direct_reference(x, w, np.zeros(O), None, padding, dilation)
-    geo, (Ho, Wo), _, tasks, _ = KD._plan(x.astype(np.float32), w.astype(np.float32), padding,
-                                          dilation, "test")
-    assert tasks == [(37 * t // 16, 37 * (t + 1) // 16) for t in range(16)]
+    plan = KD._plan(x.astype(np.float32), w.astype(np.float32), padding, dilation, (1, 1), "test")
+    (Ho, Wo) = plan.out_size
+    assert plan.tasks == [(37 * t // 16, 37 * (t + 1) // 16) for t in range(16)]
     assert KD._by_channels(C, O, w[0].size // C) == (O == 33)
-    monkeypatch.setattr(KD, "GRAD_BLOCKS", per_pass * int(geo[-1]))  # images per pass
+    monkeypatch.setattr(KD, "GRAD_BLOCKS", per_pass * plan.nblocks)  # images per pass
     monkeypatch.setattr(KD, "GRAD_PIXELS", per_pass * Ho * Wo)
     g = rng.standard_normal(out_ref.shape)
     _, dx_ref, dw_ref, db_ref = direct_reference(x, w, np.zeros(O), g, padding, dilation)

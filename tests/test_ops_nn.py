@@ -66,11 +66,11 @@ def conv_cases(draw):
 
 @st.composite
 def direct_conv_cases(draw):
-    """conv_cases the direct path takes: stride 1, one group, no side padded past the dilated
-    kernel's reach."""
-    x, w, b, _, (ph, pw), (dh, dw), _ = draw(conv_cases().filter(lambda case: case[6] == 1))
+    """conv_cases the direct path takes: one group, no side padded past the dilated kernel's
+    reach (any stride)."""
+    x, w, b, stride, (ph, pw), (dh, dw), _ = draw(conv_cases().filter(lambda case: case[6] == 1))
     kh, kw = w.shape[2:]
-    return x, w, b, (1, 1), (min(ph, dh * (kh - 1)), min(pw, dw * (kw - 1))), (dh, dw), 1
+    return x, w, b, stride, (min(ph, dh * (kh - 1)), min(pw, dw * (kw - 1))), (dh, dw), 1
 
 
 def tensors_of(*arrays, dtype=np.float64, requires_grad=True):
@@ -84,16 +84,16 @@ def tensors_of(*arrays, dtype=np.float64, requires_grad=True):
 @contextlib.contextmanager
 def convolution_path(path):
     """The convolution forced onto one path: "direct" (``kernels.direct`` wherever it applies:
-    stride 1, ungrouped, padding within the kernel's reach, any map size), or im2col
+    ungrouped, padding within the kernel's reach, any map size and stride), or im2col
     (``kernels.conv``) with "columns" (batched GEMMs over im2col columns) or "rows" (image by
     image, exact matrices, the weight gradient from pixel-major rows)."""
-    saved = KC.ROW_TAPS, KC.ROW_PIXELS, KD.MIN_PIXELS
+    saved = KC.ROW_TAPS, KC.ROW_PIXELS, KD.MIN_PIXELS, KD.STRIDED_MIN_TAPS
     KC.ROW_TAPS, KC.ROW_PIXELS = (0, 0) if path == "columns" else (1 << 62, 1 << 62)
-    KD.MIN_PIXELS = 0 if path == "direct" else 1 << 62
+    KD.MIN_PIXELS = KD.STRIDED_MIN_TAPS = 0 if path == "direct" else 1 << 62
     try:
         yield
     finally:
-        KC.ROW_TAPS, KC.ROW_PIXELS, KD.MIN_PIXELS = saved
+        KC.ROW_TAPS, KC.ROW_PIXELS, KD.MIN_PIXELS, KD.STRIDED_MIN_TAPS = saved
 
 
 
@@ -130,8 +130,9 @@ def test_conv2d_gradients_match_finite_differences(path, case):
 @settings(max_examples=25)
 @given(case=direct_conv_cases())
 def test_direct_conv2d_agrees_with_the_checked_float64_path(case):
-    """The direct path (float32, forced on for any map size): its output against scipy, and its
-    gradients against the float64 im2col path's, which the gradcheck tests above verify."""
+    """The direct path (float32, forced on for any map size and stride): its output against
+    scipy, and its gradients against the float64 im2col path's, which the gradcheck tests above
+    verify."""
     x, w, b, stride, padding, dilation, groups = case
     kw = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
     weights = np.random.default_rng(0).standard_normal(

@@ -24,7 +24,7 @@ from pathlib import Path
 LANES = 16            # pixels per block: one AVX-512 float32 register
 FORWARD_CHANNELS = 8  # output channels per forward block
 GRAD_CHANNELS = 4     # output channels per weight-gradient block
-GRAD_COLUMNS = 3      # kernel columns per weight-gradient block (kw is rounded up to these)
+GRAD_COLUMNS = 3      # kernel taps per weight-gradient block (the taps are padded to these)
 # Channel-lane blocks (32 or more output channels): lanes are output channels, pixels are taken
 # from a list (no dropped columns), the input broadcast.
 PIXEL_LANES = 32      # output channels per block (two registers)
@@ -91,30 +91,30 @@ def forward_block():
 
 def weight_grad_block():
     """part[o, c, k, d] += the sum over images m, blocks p and lanes i of gf[m, o, p + i] *
-    xf[m, c, p + i + offsets[k] + d*step]."""
+    xf[m, c, p + i + offsets[k*D + d]]: taps in groups of D, each with its own offset."""
     O, D, L = GRAD_CHANNELS, GRAD_COLUMNS, LANES
     src = [
         "@njit(**_JIT)",
-        "def weight_grad_blocks(xf, gf, offsets, step, part, lanes, nblocks):",
+        "def weight_grad_blocks(xf, gf, offsets, part, lanes, nblocks):",
         '    """part[o, c, k, d] += the sum over images m, blocks p < nblocks and lanes i of',
-        f"    gf[m, o, p*{L} + i] * xf[m, c, p*{L} + i + offsets[k] + d*step]: {O} output channels",
-        f"    by {D} taps (d) by {L} lanes summed in registers, then across the lanes (via the",
-        f"    scratch lanes, {O * D * L} long). xf (M, C, >= the last index read + 1), gf (M, O,",
-        f'    >= nblocks*{L}), part (O, C, offsets.size, {D}); O a multiple of {O}."""',
+        f"    gf[m, o, p*{L} + i] * xf[m, c, p*{L} + i + offsets[k*{D} + d]]: {O} output channels",
+        f"    by a group of {D} taps (d) by {L} lanes summed in registers, then across the lanes",
+        f"    (via the scratch lanes, {O * D * L} long). xf (M, C, >= the last index read + 1), gf",
+        f"    (M, O, >= nblocks*{L}), offsets ({D}*groups,), part (O, C, groups, {D}); O a multiple",
+        f'    of {O}."""',
         "    zero = xf.dtype.type(0)",
-        "    stride = np.uint64(step)",
         "    for c in range(xf.shape[1]):",
-        "        for k in range(offsets.size):",
+        f"        for k in range(offsets.size // {D}):",
         f"            for ob in range(0, gf.shape[1], {O}):",
     ]
     src += _lines(16, [f"a{o}_{d}_{i} = zero" for o in range(O) for d in range(D)
                        for i in range(L)])
+    src += _lines(16, [f"t{d} = np.uint64(offsets[k * {D} + {d}])" for d in range(D)])
     src += _lines(16, ["for m in range(xf.shape[0]):", "    row = xf[m, c]"])
     src += _lines(20, [f"g{o} = gf[m, ob + {o}]" for o in range(O)])
     src += _lines(20, ["for pb in range(nblocks):",
-                       f"    p = np.uint64(pb * {L})",
-                       f"    q0 = np.uint64(pb * {L} + offsets[k])"]
-                  + [f"    q{d} = q{d - 1} + stride" for d in range(1, D)])
+                       f"    p = np.uint64(pb * {L})"]
+                  + [f"    q{d} = p + t{d}" for d in range(D)])
     inner = [f"v{d}_{i} = row[q{d} + np.uint64({i})]" for d in range(D) for i in range(L)]
     for o in range(O):
         inner += [f"h{o}_{i} = g{o}[p + np.uint64({i})]" for i in range(L)]

@@ -449,16 +449,16 @@ def forward_blocks(xf, wt, offsets, out, nblocks):
 
 
 @njit(**_JIT)
-def weight_grad_blocks(xf, gf, offsets, step, part, lanes, nblocks):
+def weight_grad_blocks(xf, gf, offsets, part, lanes, nblocks):
     """part[o, c, k, d] += the sum over images m, blocks p < nblocks and lanes i of
-    gf[m, o, p*16 + i] * xf[m, c, p*16 + i + offsets[k] + d*step]: 4 output channels
-    by 3 taps (d) by 16 lanes summed in registers, then across the lanes (via the
-    scratch lanes, 192 long). xf (M, C, >= the last index read + 1), gf (M, O,
-    >= nblocks*16), part (O, C, offsets.size, 3); O a multiple of 4."""
+    gf[m, o, p*16 + i] * xf[m, c, p*16 + i + offsets[k*3 + d]]: 4 output channels
+    by a group of 3 taps (d) by 16 lanes summed in registers, then across the lanes
+    (via the scratch lanes, 192 long). xf (M, C, >= the last index read + 1), gf
+    (M, O, >= nblocks*16), offsets (3*groups,), part (O, C, groups, 3); O a multiple
+    of 4."""
     zero = xf.dtype.type(0)
-    stride = np.uint64(step)
     for c in range(xf.shape[1]):
-        for k in range(offsets.size):
+        for k in range(offsets.size // 3):
             for ob in range(0, gf.shape[1], 4):
                 a0_0_0 = zero
                 a0_0_1 = zero
@@ -652,6 +652,9 @@ def weight_grad_blocks(xf, gf, offsets, step, part, lanes, nblocks):
                 a3_2_13 = zero
                 a3_2_14 = zero
                 a3_2_15 = zero
+                t0 = np.uint64(offsets[k * 3 + 0])
+                t1 = np.uint64(offsets[k * 3 + 1])
+                t2 = np.uint64(offsets[k * 3 + 2])
                 for m in range(xf.shape[0]):
                     row = xf[m, c]
                     g0 = gf[m, ob + 0]
@@ -660,9 +663,9 @@ def weight_grad_blocks(xf, gf, offsets, step, part, lanes, nblocks):
                     g3 = gf[m, ob + 3]
                     for pb in range(nblocks):
                         p = np.uint64(pb * 16)
-                        q0 = np.uint64(pb * 16 + offsets[k])
-                        q1 = q0 + stride
-                        q2 = q1 + stride
+                        q0 = p + t0
+                        q1 = p + t1
+                        q2 = p + t2
                         v0_0 = row[q0 + np.uint64(0)]
                         v0_1 = row[q0 + np.uint64(1)]
                         v0_2 = row[q0 + np.uint64(2)]

@@ -1,7 +1,7 @@
 """2-D convolution of NCHW input as one graph node: ``_Conv2D``.
 
 Like every deep-learning framework this is cross-correlation (the kernel is not flipped). The
-maths is in ``kernels.direct`` (float32, stride 1, ungrouped: summed in registers, see
+maths is in ``kernels.direct`` (float32, ungrouped: summed in registers, see
 ``direct.applies``) or ``kernels.conv`` (every other case: im2col + BLAS), both threaded over
 images; this node picks one, agrees on a dtype and skips the gradients nothing upstream needs. Arguments are checked once, by
 ``tinygrad_nn.functional.conv2d``, so ``forward`` takes them as valid and normalised.
@@ -28,7 +28,7 @@ class _Conv2D(Function):
         bias = np.zeros(w.shape[0], dtype) if b is None else np.ascontiguousarray(b, dtype=dtype)
         self.direct = D.applies(x.shape, w.shape, **self.geometry, dtype=dtype)
         if self.direct:
-            return D.direct_forward(self.x, self.w, bias, padding, dilation)
+            return D.direct_forward(self.x, self.w, bias, padding, dilation, stride)
         return K.conv2d_forward(self.x, self.w, bias, **self.geometry)
 
     def backward(self, grad):
@@ -36,7 +36,8 @@ class _Conv2D(Function):
         grad = np.ascontiguousarray(grad, self.x.dtype)
         if self.direct:
             dx, dw, db = D.direct_backward(self.x, self.w, grad, self.geometry["padding"],
-                                           self.geometry["dilation"], need[0], need[1])
+                                           self.geometry["dilation"], need[0], need[1],
+                                           self.geometry["stride"])
         else:
             dx, dw, db = K.conv2d_backward(self.x, self.w, grad, need_dx=need[0], need_dw=need[1],
                                            **self.geometry)
