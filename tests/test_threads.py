@@ -4,6 +4,7 @@ import threading
 
 import numpy as np
 import pytest
+from numba.core import config as numba_config
 from threadpoolctl import threadpool_info
 
 import tinygrad_nn as tn
@@ -67,6 +68,54 @@ def test_parallel_for_reraises_a_task_error_in_the_caller():
     with pytest.raises(KeyError, match="task 7"):
         T.parallel_for(task, 20, width=2)
     T.parallel_for(lambda t, slot: None, 4, width=2)  # the pool still works afterwards
+
+
+@pytest.mark.skipif(numba_config.DISABLE_JIT, reason="the wait is compiled code")
+def test_await_change_sees_a_change_from_another_thread_and_gives_up_when_none_comes():
+    from tinygrad_nn.kernels.wait import await_change
+    flag = np.zeros(3, np.int64)
+    assert await_change(flag, 1, 0, 50) is False  # unchanged: returns after its rounds
+    flag[1] = 5
+    assert await_change(flag, 1, 0, 1) is True
+    assert await_change(flag, 1, 5, 1) is False  # compares with what it is given
+    assert await_change(flag, 2, 0, 0) is False  # no rounds, no read
+    flag[2] = 1
+    assert await_change(flag, 2, 0, 0) is False
+    seen = []
+    waiter = threading.Thread(target=lambda: seen.append(await_change(flag, 0, 0, 1 << 40)))
+    waiter.start()  # the wait releases the GIL: this thread goes on and ends it
+    flag[0] = 1
+    waiter.join(timeout=10)
+    assert seen == [True]
+
+
+def test_await_change_returns_at_once_without_the_jit(monkeypatch):
+    from tinygrad_nn.kernels import wait
+    monkeypatch.setattr(wait.numba.config, "DISABLE_JIT", True)
+    assert wait.await_change(np.zeros(1, np.int64), 0, 0, 1 << 40) is False
+
+
+@pytest.mark.parametrize("spin", [0, 400])
+def test_pool_runs_jobs_posted_while_workers_poll_or_block(monkeypatch, spin):
+    """Jobs back to back (workers still polling) and after a pause (workers blocked): every
+    task runs once, on more than one thread when the work takes long enough."""
+    import time
+    monkeypatch.setattr(T, "WORKER_SPIN_ROUNDS", spin)
+    monkeypatch.setattr(T, "JOIN_SPIN_ROUNDS", spin)
+    slots = set()
+    for pause in (0.0, 0.0, 0.01, 0.0):
+        time.sleep(pause)
+        seen, lock = [], threading.Lock()
+
+        def task(t, slot):
+            time.sleep(0.005)  # releases the GIL: another thread can claim the next task
+            with lock:
+                seen.append((t, slot))
+
+        T.parallel_for(task, 12, width=2)
+        assert sorted(t for t, _ in seen) == list(range(12))
+        slots |= {slot for _, slot in seen}
+    assert slots == {0, 1}
 
 
 def test_single_threaded_blas_nests_and_restores():
