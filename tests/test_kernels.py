@@ -734,6 +734,46 @@ def test_direct_conv_bits_do_not_depend_on_the_thread_count():
             np.testing.assert_array_equal(a, b_)
 
 
+@pytest.mark.parametrize("C, O, stride", [(3, 5, (1, 1)), (8, 33, (1, 1)),  # pixel, channel lanes
+                                          (3, 5, (2, 1)), (8, 33, (2, 2))])
+def test_direct_conv_reuses_its_layouts_with_the_same_results(monkeypatch, C, O, stride):
+    """A second call with the same shapes reuses the first one's buffers (their padding must
+    still be zero): its results equal a call that built everything afresh; the cache keeps the
+    CACHED_LAYOUTS most recent layouts per thread, and none past CACHED_BYTES."""
+    import threading
+    rng = np.random.default_rng(5)
+    f32 = lambda *shape: rng.standard_normal(shape).astype(np.float32)  # noqa: E731
+    w, b, pads = f32(O, C, 3, 3), f32(O), (1, 1, 1, 1)
+    first, second = f32(3, C, 9, 7), f32(3, C, 9, 7)
+    g = f32(3, O, (9 - 1) // stride[0] + 1, (7 - 1) // stride[1] + 1)
+    monkeypatch.setattr(KD, "_local", threading.local())
+    KD.direct_forward(first, w, b, pads, (1, 1), stride)
+    KD.direct_backward(first, w, g, pads, (1, 1), stride=stride)
+    # forward, weight gradient and (stride 1) the input gradient's forward
+    assert len(KD._local.layouts) == (3 if stride == (1, 1) else 2)
+    again = (KD.direct_forward(second, w, b, pads, (1, 1), stride),
+             *KD.direct_backward(second, w, g, pads, (1, 1), stride=stride))
+    monkeypatch.setattr(KD, "_local", threading.local())
+    fresh = (KD.direct_forward(second, w, b, pads, (1, 1), stride),
+             *KD.direct_backward(second, w, g, pads, (1, 1), stride=stride))
+    for a, b_ in zip(again, fresh):
+        np.testing.assert_array_equal(a, b_)
+    monkeypatch.setattr(KD, "CACHED_LAYOUTS", 2)
+    for H in (9, 10, 11):
+        KD.direct_forward(f32(1, C, H, 7), w, b, pads)
+    assert [key[1][2] for key in KD._local.layouts] == [10, 11]  # the most recent two
+    other = []
+    thread = threading.Thread(target=lambda: other.append(
+        KD.direct_forward(f32(1, C, 9, 7), w, b, pads) is not None
+        and len(getattr(KD._local, "layouts", {}))))
+    thread.start()
+    thread.join()
+    assert other == [1] and len(KD._local.layouts) == 2  # per thread
+    monkeypatch.setattr(KD, "CACHED_BYTES", 0)
+    KD.direct_forward(f32(1, C, 12, 7), w, b, pads)
+    assert [key[1][2] for key in KD._local.layouts] == [10, 11]
+
+
 def test_direct_conv_applies_only_where_it_can():
     x, w = (64, 16, 28, 28), (32, 16, 3, 3)
     assert KD.applies(x, w, (1, 1), (1, 1, 1, 1), (1, 1), 1)

@@ -29,6 +29,7 @@ Float32 only. The unrolled blocks take Numba 2-6 s each to compile (about 18 s f
 convolution with a cold cache), and float64 is the dtype of gradient checks, not of training:
 float64 convolutions keep BLAS's dgemm through conv.py and nobody compiles a second set.
 """
+import threading
 from typing import NamedTuple
 
 import numpy as np
@@ -55,6 +56,10 @@ STRIDED_MIN_TAPS = 64  # a strided convolution needs C*kh*kw of these: with fewe
                        # 3x3, stride 2 on 32x32: forward 1.10x, weight gradient 1.65x conv.py's
                        # row path; 16->16 on 32x32: 0.89x, 0.91x; channel lanes 0.82-0.98x)
 SERIAL_WORK = 1 << 21  # below this many multiply-adds a call stays on the calling thread
+CACHED_LAYOUTS = 32    # per thread: the layouts and scratch of the most recent calls' shapes
+CACHED_BYTES = 1 << 25  # ... each holding at most this many bytes of buffers
+
+_local = threading.local()
 
 
 def _by_channels(C, O, taps):
@@ -265,33 +270,73 @@ def _grad_geo(plan):
     return geo
 
 
+def _cached(key, build):
+    """``build()``'s dict of a call's layout and scratch buffers, kept per thread for the shapes
+    in ``key``: a training step repeats the same shapes, and setting a call up (planning,
+    allocating, zeroing the padding) took 40-60 us of a 1-4 ms convolution. The buffers' padding
+    is only ever written with zeros, so a later call with the same key finds it as it needs it.
+    The ``CACHED_LAYOUTS`` most recent layouts of at most ``CACHED_BYTES`` each are kept."""
+    cache = _local.__dict__.setdefault("layouts", {})
+    entry = cache.pop(key, None)
+    if entry is None:
+        entry = build()
+    if sum(a.nbytes for a in entry.values() if isinstance(a, np.ndarray)) <= CACHED_BYTES:
+        cache[key] = entry  # the most recent last
+        while len(cache) > CACHED_LAYOUTS:
+            del cache[next(iter(cache))]
+    return entry
+
+
+def _key(kind, x, w, padding, dilation, stride):
+    """What a layout depends on: the shapes, the geometry, the thread count and the tunables."""
+    return (kind, x.shape, w.shape, tuple(padding), tuple(dilation), tuple(stride),
+            T.get_num_threads(), MAX_TASKS, GRAD_BLOCKS, GRAD_PIXELS, SERIAL_WORK)
+
+
+def _forward_layout(x, w, padding, dilation, stride):
+    plan = _plan(x, w, padding, dilation, stride, "direct_forward")
+    O, C, kh, kw = w.shape
+    by_channels = _by_channels(C, O, kh * kw)
+    lay = dict(plan=plan, by_channels=by_channels,
+               wt=_aligned_zeros((C, kh * kw, _round_up(O, PIXEL_LANES if by_channels else
+                                                        FORWARD_CHANNELS)), x.dtype),
+               offsets=_tap_offsets(plan, (kh, kw), dilation),
+               xf=_aligned_zeros((plan.width, C, plan.length), x.dtype))
+    if by_channels:
+        lay["pixels"] = _pixels(plan, PIXEL_BLOCK)
+        lay["out"] = _aligned_zeros((plan.width, lay["pixels"].size, lay["wt"].shape[-1]),
+                                    x.dtype)  # outT: pixel-major outputs
+    else:
+        lay["out"] = _aligned_zeros((plan.width, lay["wt"].shape[-1], plan.nblocks * LANES),
+                                    x.dtype)  # flat output rows
+    return lay
+
+
+def _check_arrays(x, w, owner):
+    check_kernel_arrays(owner, ndim=4, dtype=np.float32, x=x)  # see FLOAT64 in the docstring
+    check_kernel_arrays(owner, ndim=4, dtype=np.float32, w=w)
+
+
 def direct_forward(x, w, b, padding=(0, 0, 0, 0), dilation=(1, 1), stride=(1, 1)):
     """Output (N, O, Ho, Wo) of x (N, C, H, W) with w (O, C, kh, kw) and bias b (O,), all
     C-contiguous float32; ``padding`` is (top, bottom, left, right)."""
-    plan = _plan(x, w, padding, dilation, stride, "direct_forward")
+    _check_arrays(x, w, "direct_forward")
+    lay = _cached(_key("forward", x, w, padding, dilation, stride),
+                  lambda: _forward_layout(x, w, padding, dilation, stride))
+    plan, wt, offsets, xf, scratch = lay["plan"], lay["wt"], lay["offsets"], lay["xf"], lay["out"]
     O, C, kh, kw = w.shape
     check_kernel_arrays("direct_forward", shape=(O,), dtype=x.dtype, b=b)
-    by_channels = _by_channels(C, O, kh * kw)
-    wt = _aligned_zeros((C, kh * kw, _round_up(O, PIXEL_LANES if by_channels else
-                                                  FORWARD_CHANNELS)), x.dtype)
     wt[..., :O] = w.reshape(O, C, kh * kw).transpose(1, 2, 0)
-    offsets = _tap_offsets(plan, (kh, kw), dilation)
     out = np.empty((x.shape[0], O) + plan.out_size, dtype=x.dtype)
-    xf = _aligned_zeros((plan.width, C, plan.length), x.dtype)
-    if by_channels:
-        pixels = _pixels(plan, PIXEL_BLOCK)
-        outT = _aligned_zeros((plan.width, pixels.size, wt.shape[-1]), x.dtype)
-    else:
-        flat = _aligned_zeros((plan.width, wt.shape[-1], plan.nblocks * LANES), x.dtype)
-    tasks = plan.tasks
+    tasks, pixels = plan.tasks, lay.get("pixels")
 
     def task(t, slot):
-        if by_channels:
+        if pixels is not None:
             _forward_pixels(x, wt, offsets, pixels, b, plan.geo, tasks[t][0], tasks[t][1],
-                            xf[slot], outT[slot], out)
+                            xf[slot], scratch[slot], out)
         else:
             _forward(x, wt, offsets, b, plan.geo, plan.nblocks, tasks[t][0], tasks[t][1],
-                     xf[slot], flat[slot], out)
+                     xf[slot], scratch[slot], out)
 
     T.parallel_for(task, len(tasks), plan.width)
     return out
@@ -302,7 +347,10 @@ def direct_backward(x, w, grad, padding=(0, 0, 0, 0), dilation=(1, 1), need_dx=T
     """(dx, dw, db) for the gradient ``grad`` of ``direct_forward``'s output; dx is None unless
     ``need_dx``, dw is None unless ``need_dw``. Needs ``applies``' padding condition. The input
     gradient of a strided convolution is conv.py's (col2im)."""
-    plan = _plan(x, w, padding, dilation, stride, "direct_backward")
+    _check_arrays(x, w, "direct_backward")
+    lay = _cached(_key("weight gradient", x, w, padding, dilation, stride),
+                  lambda: _weight_grad_layout(x, w, padding, dilation, stride))
+    plan = lay["plan"]
     O, C, kh, kw = w.shape
     check_same_shape("direct_backward", "grad", grad.shape, (x.shape[0], O) + plan.out_size)
     check_kernel_arrays("direct_backward", dtype=x.dtype, grad=grad)
@@ -317,47 +365,54 @@ def direct_backward(x, w, grad, padding=(0, 0, 0, 0), dilation=(1, 1), need_dx=T
                             dilation)
     if not need_dw:
         return dx, None, grad.sum(axis=(0, 2, 3), dtype=x.dtype)
-    if _by_channels(C, O, kh * kw):
-        return (dx,) + _weight_grad_by_channels(x, grad, (kh, kw), plan, dilation)
-    tasks, width = plan.tasks, plan.width
-    batch = max(1, min(x.shape[0], -(-GRAD_BLOCKS // plan.nblocks)))
-    xf = _aligned_zeros((width, batch, C, plan.length), x.dtype)
-    gf = _aligned_zeros((width, batch, _round_up(O, GRAD_CHANNELS), plan.nblocks * LANES),
-                        x.dtype)
-    offsets = _tap_offsets(plan, (kh, kw), dilation, GRAD_COLUMNS)
-    part = np.empty((width, gf.shape[2], C, offsets.size // GRAD_COLUMNS, GRAD_COLUMNS),
-                    x.dtype)
-    lanes = _aligned_zeros((width, GRAD_CHANNELS * GRAD_COLUMNS * LANES), x.dtype)
-    dw_part = np.empty((len(tasks), O, C, kh, kw), dtype=x.dtype)
-    db_part = np.zeros((len(tasks), O), dtype=x.dtype)
-    grad_geo = _grad_geo(plan)
+    tasks, offsets, xf, gbuf, part = plan.tasks, lay["offsets"], lay["xf"], lay["g"], lay["part"]
+    dw_part, db_part = lay["dw_part"], lay["db_part"]
+    db_part.fill(0)
+    if lay["by_channels"]:
+        pixels = lay["pixels"]
 
-    def task(t, slot):
-        _weight_grad(x, grad, offsets, plan.geo, grad_geo, plan.nblocks, tasks[t][0],
-                     tasks[t][1], xf[slot], gf[slot], part[slot], lanes[slot], dw_part[t],
-                     db_part[t])
+        def task(t, slot):
+            _weight_grad_pixels(x, grad, offsets, pixels, plan.geo, tasks[t][0], tasks[t][1],
+                                xf[slot], gbuf[slot], part[slot], dw_part[t], db_part[t])
+    else:
+        grad_geo, lanes = lay["grad_geo"], lay["lanes"]
 
-    T.parallel_for(task, len(tasks), width)
+        def task(t, slot):
+            _weight_grad(x, grad, offsets, plan.geo, grad_geo, plan.nblocks, tasks[t][0],
+                         tasks[t][1], xf[slot], gbuf[slot], part[slot], lanes[slot], dw_part[t],
+                         db_part[t])
+
+    T.parallel_for(task, len(tasks), plan.width)
     return dx, dw_part.sum(axis=0), db_part.sum(axis=0)
 
 
-def _weight_grad_by_channels(x, grad, kernel, plan, dilation):
-    """(dw, db) by channel-lane blocks (32 or more output channels)."""
+def _weight_grad_layout(x, w, padding, dilation, stride):
+    """The weight gradient's layout and scratch: by channel-lane blocks (32 or more output
+    channels, the gradients transposed pixel-major into ``g``) or pixel-lane ones (the
+    gradients laid out in rows like the output into ``g``), a pass of ``batch`` images at a
+    time per thread."""
+    plan = _plan(x, w, padding, dilation, stride, "direct_backward")
     N, C = x.shape[:2]
-    O, (kh, kw), tasks, width = grad.shape[1], kernel, plan.tasks, plan.width
-    # the padding taps (offset 0) make whole blocks of taps; their sums go unread
-    offsets = _tap_offsets(plan, kernel, dilation, PIXEL_TAPS)
-    pixels = _pixels(plan, 1)
-    batch = max(1, min(N, -(-GRAD_PIXELS // pixels.size)))
-    xf = _aligned_zeros((width, batch, C, plan.length), x.dtype)
-    gT = _aligned_zeros((width, batch, pixels.size, _round_up(O, PIXEL_LANES)), x.dtype)
-    part = _aligned_zeros((width, C, offsets.size, gT.shape[-1]), x.dtype)
-    dw_part = np.empty((len(tasks), O, C, kh, kw), dtype=x.dtype)
-    db_part = np.zeros((len(tasks), O), dtype=x.dtype)
-
-    def task(t, slot):
-        _weight_grad_pixels(x, grad, offsets, pixels, plan.geo, tasks[t][0], tasks[t][1],
-                            xf[slot], gT[slot], part[slot], dw_part[t], db_part[t])
-
-    T.parallel_for(task, len(tasks), width)
-    return dw_part.sum(axis=0), db_part.sum(axis=0)
+    O, _, kh, kw = w.shape
+    width, dtype = plan.width, x.dtype
+    lay = dict(plan=plan, by_channels=_by_channels(C, O, kh * kw),
+               dw_part=np.empty((len(plan.tasks), O, C, kh, kw), dtype=dtype),
+               db_part=np.zeros((len(plan.tasks), O), dtype=dtype))
+    if lay["by_channels"]:
+        # the padding taps (offset 0) make whole blocks of taps; their sums go unread
+        lay["offsets"] = offsets = _tap_offsets(plan, (kh, kw), dilation, PIXEL_TAPS)
+        lay["pixels"] = pixels = _pixels(plan, 1)
+        batch = max(1, min(N, -(-GRAD_PIXELS // pixels.size)))
+        lay["g"] = _aligned_zeros((width, batch, pixels.size, _round_up(O, PIXEL_LANES)), dtype)
+        lay["part"] = _aligned_zeros((width, C, offsets.size, lay["g"].shape[-1]), dtype)
+    else:
+        lay["offsets"] = offsets = _tap_offsets(plan, (kh, kw), dilation, GRAD_COLUMNS)
+        batch = max(1, min(N, -(-GRAD_BLOCKS // plan.nblocks)))
+        lay["g"] = _aligned_zeros((width, batch, _round_up(O, GRAD_CHANNELS),
+                                   plan.nblocks * LANES), dtype)
+        lay["part"] = np.empty((width, lay["g"].shape[2], C, offsets.size // GRAD_COLUMNS,
+                                GRAD_COLUMNS), dtype)
+        lay["lanes"] = _aligned_zeros((width, GRAD_CHANNELS * GRAD_COLUMNS * LANES), dtype)
+        lay["grad_geo"] = _grad_geo(plan)
+    lay["xf"] = _aligned_zeros((width, batch, C, plan.length), dtype)
+    return lay
