@@ -282,8 +282,8 @@ def _cached(key, build):
         entry = build()
     if sum(a.nbytes for a in entry.values() if isinstance(a, np.ndarray)) <= CACHED_BYTES:
         cache[key] = entry  # the most recent last
-        while len(cache) > CACHED_LAYOUTS:
-            del cache[next(iter(cache))]
+        if len(cache) > CACHED_LAYOUTS:
+            _local.layouts = {k: cache[k] for k in list(cache)[-CACHED_LAYOUTS:]}
     return entry
 
 
