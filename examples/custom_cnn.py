@@ -58,9 +58,11 @@ def accuracy(model, X, y, batch_size=500):
     return float((predicted == y).mean())
 
 
-def train(model, X_train, y_train, X_test, y_test, epochs=EPOCHS, seed=0, progress=True):
+def train(model, X_train, y_train, X_test, y_test, epochs=EPOCHS, seed=0, progress=True,
+          after_epoch=None):
     """AdamW + cosine schedule + gradient clipping through ``training.fit``; returns the
-    History (``loss`` per epoch, ``metrics["test_accuracy"]`` per epoch)."""
+    History (``loss`` per epoch, ``metrics["test_accuracy"]`` per epoch). ``after_epoch(epoch)``,
+    if given, is called at the end of every epoch (the benchmark runs PyTorch's epoch there)."""
     params = model.parameters()
     optimizer = optim.AdamW(params, lr=LR, weight_decay=WEIGHT_DECAY)
     schedule = optim.CosineAnnealingLR(optimizer, T_max=epochs)
@@ -73,6 +75,8 @@ def train(model, X_train, y_train, X_test, y_test, epochs=EPOCHS, seed=0, progre
 
     def end_of_epoch(epoch, history):
         schedule.step()
+        if after_epoch is not None:
+            after_epoch(epoch)
         return False  # keep going
 
     return fit(step_loss, optimizer, (X_train, y_train), epochs=epochs, batch_size=BATCH_SIZE,
