@@ -833,15 +833,15 @@ def test_generated_direct_blocks_are_up_to_date():
 @pytest.mark.parametrize("per_pass", [1, 2])
 def test_direct_weight_gradient_over_tasks_and_passes(monkeypatch, C, O, kernel, dilation,
                                                       per_pass):
-    """37 images make 16 tasks of 2-3 images; with one or two images per weight-gradient pass a
-    task takes several passes (the last one partial): every image's gradient counts once."""
+    """37 images make 16 runs of 2-3 images; with one or two images per weight-gradient pass a
+    run takes several passes (the last one partial): every image's gradient counts once."""
     rng = np.random.default_rng(per_pass)
     x, w = rng.standard_normal((37, C, 5, 6)), rng.standard_normal((O, C) + kernel)
     padding = (1, 0, 2, 1)
     out_ref, _, _, _ = direct_reference(x, w, np.zeros(O), None, padding, dilation)
     plan = KD._plan(x.astype(np.float32), w.astype(np.float32), padding, dilation, (1, 1), "test")
     (Ho, Wo) = plan.out_size
-    assert plan.tasks == [(37 * t // 16, 37 * (t + 1) // 16) for t in range(16)]
+    assert list(plan.edges) == [37 * r // 16 for r in range(17)]
     assert KD._by_channels(C, O, w[0].size // C) == (O == 33)
     monkeypatch.setattr(KD, "GRAD_BLOCKS", per_pass * plan.nblocks)  # images per pass
     monkeypatch.setattr(KD, "GRAD_PIXELS", per_pass * Ho * Wo)

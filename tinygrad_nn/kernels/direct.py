@@ -18,8 +18,9 @@ blocks compute it, with the planes' offsets in the taps' table and nothing compu
 The input gradient of a stride-1 convolution is the convolution of the output gradient, padded
 by the dilated kernel's reach minus the forward padding, with the kernels flipped and their
 channel axes swapped: the same forward blocks compute it. The weight gradient is summed per tap
-over the pixels of a task's images in 16 partial sums per weight, then across the lanes and the
-tasks in a fixed order, so its bits do not depend on the thread count.
+over the pixels of a run's images in 16 partial sums per weight, then across the lanes and the
+runs in a fixed order; the runs (``MAX_RUNS``) depend only on the batch size, so the bits do not
+depend on the thread count. A task, the unit the threads take, is a stretch of runs.
 
 The op takes this path for float32 ungrouped convolutions (``applies``); conv.py's im2col + GEMM
 path does the rest (grouped, over-padded, small maps with few channels), and the input gradient
@@ -46,7 +47,12 @@ from .conv import (GEO_SIZE, HQ, PL, PT, SH, SW, WQ, _copy, _copy_plus, _fill, _
 _JIT = dict(cache=True, nogil=True, error_model="numpy", fastmath={"contract"})
 
 MIN_PIXELS = 100       # pixel-lane blocks on smaller maps: slower than im2col (7x7: 2.4x PyTorch vs 1.9x)
-MAX_TASKS = 16         # images are split into at most this many runs
+MAX_RUNS = 16          # images are split into at most this many fixed runs: each run's weight
+                       # gradient is summed on its own, the runs' sums in order (the bits do
+                       # not depend on the threads)
+TASKS_PER_THREAD = 2   # a thread's share of the runs is handed out in this many tasks (fewer,
+                       # longer calls: 4 tasks on 2 threads ran the custom CNN's step 1-2.5%
+                       # faster than 16, in three A/B runs)
 GRAD_BLOCKS = 128      # weight gradient: images per pass until they hold this many pixel blocks
 GRAD_PIXELS = 512      # ... with channel-lane blocks: until they hold this many pixels
 CHANNEL_MIN_TAPS = 64  # channel-lane blocks need C*kh*kw of these: they transpose O x pixels
@@ -132,27 +138,28 @@ def _forward(x, wt, offsets, bias, geo, nblocks, n0, n1, xf, flat, out):
 
 
 @njit(**_JIT)
-def _weight_grad(x, grad, offsets, geo, grad_geo, nblocks, n0, n1, xf, gf, part, lanes, dw_part,
-                 db_part):
-    """dw_part (O, C, kh, kw) and db_part (O,) = the weight and bias gradients of images
-    n0..n1-1, ``xf.shape[0]`` images per pass (``grad_geo`` lays the gradient out in rows of
-    Wq like the output)."""
-    O, kh, kw = grad.shape[1], dw_part.shape[2], dw_part.shape[3]
-    _fill(part.reshape(-1), 0)
-    for s in range(n0, n1, xf.shape[0]):
-        m = min(xf.shape[0], n1 - s)
-        for b in range(m):
-            _lay_out(x, s + b, geo, xf[b])
-            _lay_out(grad, s + b, grad_geo, gf[b])  # rows past O and columns past Wo stay 0
-            for o in range(O):
-                db_part[o] += _sum(grad[s + b, o].reshape(-1))
-        weight_grad_blocks(xf[:m], gf[:m], offsets, part, lanes, nblocks)
+def _weight_grad(x, grad, offsets, geo, grad_geo, nblocks, edges, r0, r1, xf, gf, part, lanes,
+                 dw_part, db_part):
+    """dw_part[r] (O, C, kh, kw) and db_part[r] (O,) = the weight and bias gradients of the
+    images edges[r]..edges[r + 1]-1 of each run r0 <= r < r1, ``xf.shape[0]`` images per pass
+    (``grad_geo`` lays the gradient out in rows of Wq like the output)."""
+    O, kh, kw = grad.shape[1], dw_part.shape[3], dw_part.shape[4]
     per_tap = part.reshape(part.shape[0], part.shape[1], -1)
-    for o in range(O):
-        for c in range(x.shape[1]):
-            for dy in range(kh):
-                for dx in range(kw):
-                    dw_part[o, c, dy, dx] = per_tap[o, c, dy * kw + dx]
+    for r in range(r0, r1):
+        _fill(part.reshape(-1), 0)
+        for s in range(edges[r], edges[r + 1], xf.shape[0]):
+            m = min(xf.shape[0], edges[r + 1] - s)
+            for b in range(m):
+                _lay_out(x, s + b, geo, xf[b])
+                _lay_out(grad, s + b, grad_geo, gf[b])  # rows past O, columns past Wo stay 0
+                for o in range(O):
+                    db_part[r, o] += _sum(grad[s + b, o].reshape(-1))
+            weight_grad_blocks(xf[:m], gf[:m], offsets, part, lanes, nblocks)
+        for o in range(O):
+            for c in range(x.shape[1]):
+                for dy in range(kh):
+                    for dx in range(kw):
+                        dw_part[r, o, c, dy, dx] = per_tap[o, c, dy * kw + dx]
 
 
 @njit(**_JIT)
@@ -171,28 +178,30 @@ def _forward_pixels(x, wt, offsets, pixels, bias, geo, n0, n1, xf, outT, out):
 
 
 @njit(**_JIT)
-def _weight_grad_pixels(x, grad, offsets, pixels, geo, n0, n1, xf, gT, part, dw_part, db_part):
-    """dw_part (O, C, kh, kw) and db_part (O,) of images n0..n1-1 by channel-lane blocks,
-    ``xf.shape[0]`` images per pass (gT holds their gradients pixel-major)."""
+def _weight_grad_pixels(x, grad, offsets, pixels, geo, edges, r0, r1, xf, gT, part, dw_part,
+                        db_part):
+    """dw_part[r] (O, C, kh, kw) and db_part[r] (O,) of the images of runs r0 <= r < r1 (as
+    ``_weight_grad``) by channel-lane blocks (gT holds a pass's gradients pixel-major)."""
     O, Ho, Wo = grad.shape[1], grad.shape[2], grad.shape[3]
-    kh, kw = dw_part.shape[2], dw_part.shape[3]
-    _fill(part.reshape(-1), 0)
-    for s in range(n0, n1, xf.shape[0]):
-        m = min(xf.shape[0], n1 - s)
-        for b in range(m):
-            _lay_out(x, s + b, geo, xf[b])
-            for o in range(O):  # channels past O stay 0
-                src = grad[s + b, o]
-                db_part[o] += _sum(src.reshape(-1))
-                for i in range(Ho):
-                    for j in range(Wo):
-                        gT[b, i * Wo + j, o] = src[i, j]
-        weight_grad_pixel_blocks(xf[:m], gT[:m], offsets, pixels, part)
-    for o in range(O):
-        for c in range(x.shape[1]):
-            for dy in range(kh):
-                for dx in range(kw):
-                    dw_part[o, c, dy, dx] = part[c, dy * kw + dx, o]
+    kh, kw = dw_part.shape[3], dw_part.shape[4]
+    for r in range(r0, r1):
+        _fill(part.reshape(-1), 0)
+        for s in range(edges[r], edges[r + 1], xf.shape[0]):
+            m = min(xf.shape[0], edges[r + 1] - s)
+            for b in range(m):
+                _lay_out(x, s + b, geo, xf[b])
+                for o in range(O):  # channels past O stay 0
+                    src = grad[s + b, o]
+                    db_part[r, o] += _sum(src.reshape(-1))
+                    for i in range(Ho):
+                        for j in range(Wo):
+                            gT[b, i * Wo + j, o] = src[i, j]
+            weight_grad_pixel_blocks(xf[:m], gT[:m], offsets, pixels, part)
+        for o in range(O):
+            for c in range(x.shape[1]):
+                for dy in range(kh):
+                    for dx in range(kw):
+                        dw_part[r, o, c, dy, dx] = part[c, dy * kw + dx, o]
 
 
 def _pixels(plan, multiple):
@@ -221,7 +230,8 @@ def _aligned_zeros(shape, dtype, align=64):
 class _Plan(NamedTuple):
     """A convolution's layout: ``geo`` (conv.py's geometry, for ``_split``), output size, the
     phase planes' size Hq x Wq, pixel-lane blocks per image, flat length of a padded channel,
-    tasks as (n0, n1) image runs, threads."""
+    where the image runs start (``edges``, one more than the runs), tasks as (r0, r1) ranges of
+    runs, threads."""
     geo: np.ndarray
     stride: tuple
     out_size: tuple
@@ -229,6 +239,7 @@ class _Plan(NamedTuple):
     Wq: int
     nblocks: int
     length: int
+    edges: np.ndarray
     tasks: list
     width: int
 
@@ -251,12 +262,13 @@ def _plan(x, w, padding, dilation, stride, owner):
     nblocks = -(-Ho * Wq // LANES)
     geo = np.zeros(GEO_SIZE, dtype=np.int64)
     geo[[SH, SW, PT, PL, HQ, WQ]] = sh, sw, pt, pl, Hq, Wq
-    ntasks = max(1, min(N, MAX_TASKS))
-    edges = [N * t // ntasks for t in range(ntasks + 1)]
+    nruns = max(1, min(N, MAX_RUNS))
     work = N * O * C * kh * kw * Ho * Wo
+    width = 1 if work < SERIAL_WORK else min(T.get_num_threads(), nruns)
+    ntasks = min(nruns, TASKS_PER_THREAD * width) if width > 1 else 1
     plan = _Plan(geo, (sh, sw), (Ho, Wo), Hq, Wq, nblocks, 0,
-                 [(edges[t], edges[t + 1]) for t in range(ntasks)],
-                 1 if work < SERIAL_WORK else min(T.get_num_threads(), ntasks))
+                 np.array([N * r // nruns for r in range(nruns + 1)], dtype=np.int64),
+                 [(nruns * t // ntasks, nruns * (t + 1) // ntasks) for t in range(ntasks)], width)
     # past the furthest read (the last block's last lane at the furthest tap, taps padded to
     # the weight gradient's groups) and past the phase planes ``_split`` writes
     furthest = nblocks * LANES + int(_tap_offsets(plan, (kh, kw), dilation).max())
@@ -290,7 +302,7 @@ def _cached(key, build):
 def _key(kind, x, w, padding, dilation, stride):
     """What a layout depends on: the shapes, the geometry, the thread count and the tunables."""
     return (kind, x.shape, w.shape, tuple(padding), tuple(dilation), tuple(stride),
-            T.get_num_threads(), MAX_TASKS, GRAD_BLOCKS, GRAD_PIXELS, SERIAL_WORK)
+            T.get_num_threads(), MAX_RUNS, TASKS_PER_THREAD, GRAD_BLOCKS, GRAD_PIXELS, SERIAL_WORK)
 
 
 def _forward_layout(x, w, padding, dilation, stride):
@@ -328,15 +340,16 @@ def direct_forward(x, w, b, padding=(0, 0, 0, 0), dilation=(1, 1), stride=(1, 1)
     check_kernel_arrays("direct_forward", shape=(O,), dtype=x.dtype, b=b)
     wt[..., :O] = w.reshape(O, C, kh * kw).transpose(1, 2, 0)
     out = np.empty((x.shape[0], O) + plan.out_size, dtype=x.dtype)
-    tasks, pixels = plan.tasks, lay.get("pixels")
+    tasks, edges, pixels = plan.tasks, plan.edges, lay.get("pixels")
 
     def task(t, slot):
+        n0, n1 = edges[tasks[t][0]], edges[tasks[t][1]]
         if pixels is not None:
-            _forward_pixels(x, wt, offsets, pixels, b, plan.geo, tasks[t][0], tasks[t][1],
-                            xf[slot], scratch[slot], out)
+            _forward_pixels(x, wt, offsets, pixels, b, plan.geo, n0, n1, xf[slot], scratch[slot],
+                            out)
         else:
-            _forward(x, wt, offsets, b, plan.geo, plan.nblocks, tasks[t][0], tasks[t][1],
-                     xf[slot], scratch[slot], out)
+            _forward(x, wt, offsets, b, plan.geo, plan.nblocks, n0, n1, xf[slot], scratch[slot],
+                     out)
 
     T.parallel_for(task, len(tasks), plan.width)
     return out
@@ -372,15 +385,15 @@ def direct_backward(x, w, grad, padding=(0, 0, 0, 0), dilation=(1, 1), need_dx=T
         pixels = lay["pixels"]
 
         def task(t, slot):
-            _weight_grad_pixels(x, grad, offsets, pixels, plan.geo, tasks[t][0], tasks[t][1],
-                                xf[slot], gbuf[slot], part[slot], dw_part[t], db_part[t])
+            _weight_grad_pixels(x, grad, offsets, pixels, plan.geo, plan.edges, tasks[t][0],
+                                tasks[t][1], xf[slot], gbuf[slot], part[slot], dw_part, db_part)
     else:
         grad_geo, lanes = lay["grad_geo"], lay["lanes"]
 
         def task(t, slot):
-            _weight_grad(x, grad, offsets, plan.geo, grad_geo, plan.nblocks, tasks[t][0],
-                         tasks[t][1], xf[slot], gbuf[slot], part[slot], lanes[slot], dw_part[t],
-                         db_part[t])
+            _weight_grad(x, grad, offsets, plan.geo, grad_geo, plan.nblocks, plan.edges,
+                         tasks[t][0], tasks[t][1], xf[slot], gbuf[slot], part[slot], lanes[slot],
+                         dw_part, db_part)
 
     T.parallel_for(task, len(tasks), plan.width)
     return dx, dw_part.sum(axis=0), db_part.sum(axis=0)
@@ -396,8 +409,8 @@ def _weight_grad_layout(x, w, padding, dilation, stride):
     O, _, kh, kw = w.shape
     width, dtype = plan.width, x.dtype
     lay = dict(plan=plan, by_channels=_by_channels(C, O, kh * kw),
-               dw_part=np.empty((len(plan.tasks), O, C, kh, kw), dtype=dtype),
-               db_part=np.zeros((len(plan.tasks), O), dtype=dtype))
+               dw_part=np.empty((len(plan.edges) - 1, O, C, kh, kw), dtype=dtype),
+               db_part=np.zeros((len(plan.edges) - 1, O), dtype=dtype))
     if lay["by_channels"]:
         # the padding taps (offset 0) make whole blocks of taps; their sums go unread
         lay["offsets"] = offsets = _tap_offsets(plan, (kh, kw), dilation, PIXEL_TAPS)
