@@ -62,7 +62,8 @@ STRIDED_MIN_TAPS = 64  # a strided convolution needs C*kh*kw of these: with fewe
                        # 3x3, stride 2 on 32x32: forward 1.10x, weight gradient 1.65x conv.py's
                        # row path; 16->16 on 32x32: 0.89x, 0.91x; channel lanes 0.82-0.98x)
 SERIAL_WORK = 1 << 21  # below this many multiply-adds a call stays on the calling thread
-CACHED_LAYOUTS = 32    # per thread: the layouts and scratch of the most recent calls' shapes
+CACHED_LAYOUTS = 64    # per thread: the layouts and scratch of the most recent calls' shapes
+                       # (a training step with a partial last batch and evaluation uses ~40)
 CACHED_BYTES = 1 << 25  # ... each holding at most this many bytes of buffers
 
 _local = threading.local()
