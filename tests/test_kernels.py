@@ -758,6 +758,9 @@ def test_direct_conv_reuses_its_layouts_with_the_same_results(monkeypatch, C, O,
              *KD.direct_backward(second, w, g, pads, (1, 1), stride=stride))
     for a, b_ in zip(again, fresh):
         np.testing.assert_array_equal(a, b_)
+    kinds = {key[0]: lay["by_channels"] for key, lay in KD._local.layouts.items()
+             if key[0] == "weight gradient"}
+    assert kinds == {"weight gradient": O == 33}  # the blocks the shape calls for
     monkeypatch.setattr(KD, "CACHED_LAYOUTS", 2)
     for H in (9, 10, 11):
         KD.direct_forward(f32(1, C, H, 7), w, b, pads)
@@ -772,6 +775,23 @@ def test_direct_conv_reuses_its_layouts_with_the_same_results(monkeypatch, C, O,
     monkeypatch.setattr(KD, "CACHED_BYTES", 0)
     KD.direct_forward(f32(1, C, 12, 7), w, b, pads)
     assert [key[1][2] for key in KD._local.layouts] == [10, 11]
+
+
+def test_direct_layout_cache_returns_the_same_buffers_and_keeps_them_to_the_byte(monkeypatch):
+    import threading
+    monkeypatch.setattr(KD, "_local", threading.local())
+    built = []
+
+    def build():
+        built.append(1)
+        return {"buffer": np.zeros(4), "size": 4}  # 32 bytes of arrays
+
+    monkeypatch.setattr(KD, "CACHED_BYTES", 32)
+    first = KD._cached("a", build)
+    assert KD._cached("a", build) is first and len(built) == 1
+    monkeypatch.setattr(KD, "CACHED_BYTES", 31)
+    assert KD._cached("b", build) is not KD._cached("b", build) and len(built) == 3
+    assert list(KD._local.layouts) == ["a"]
 
 
 def test_direct_conv_applies_only_where_it_can():
@@ -895,3 +915,19 @@ def test_direct_conv_defaults_boundaries_and_messages():
     with pytest.raises(ValueError, match=r"direct_backward: inconsistent arguments x \(1, 2, 5, 5\), "
                                          r"w \(4, 3, 3, 3\), padding \(0, 0, 0, 0\), dilation \(1, 1\)"):
         KD.direct_backward(ones(1, 2, 5, 5), ones(4, 3, 3, 3), ones(1, 4, 3, 3))
+    with pytest.raises(TypeError, match="direct_backward: x has dtype float64, expected float32"):
+        KD.direct_backward(np.ones((1, 2, 5, 5)), ones(4, 2, 3, 3), ones(1, 4, 3, 3))
+    # a (dilated) kernel exactly as tall or as wide as the padded input leaves no output
+    for x_shape, w_shape, dilation in [((1, 2, 2, 5), (4, 2, 3, 3), (1, 1)),
+                                       ((1, 2, 5, 2), (4, 2, 3, 3), (1, 1)),
+                                       ((1, 2, 4, 9), (4, 2, 3, 3), (2, 1)),
+                                       ((1, 2, 9, 4), (4, 2, 3, 3), (1, 2))]:
+        with pytest.raises(ValueError, match="direct_forward: inconsistent arguments"):
+            KD.direct_forward(ones(*x_shape), ones(*w_shape), ones(4), dilation=dilation)
+    # strided: from STRIDED_MIN_TAPS taps exactly; output pixels counted whole (9 x 11 = 99 from
+    # 20 x 24 with stride 2: fewer than MIN_PIXELS), 10 x 11 from 21 x 23
+    assert KD.STRIDED_MIN_TAPS == 64
+    assert KD.applies((1, 16, 28, 28), (16, 16, 2, 2), (2, 2), (0, 1, 0, 1), (1, 1), 1)
+    assert not KD.applies((1, 21, 28, 28), (16, 21, 1, 3), (2, 2), (0, 0, 1, 1), (1, 1), 1)
+    assert not KD.applies((1, 16, 20, 24), w3, (2, 2), (0, 0, 0, 0), (1, 1), 1)
+    assert KD.applies((1, 16, 21, 23), w3, (2, 2), (0, 0, 0, 0), (1, 1), 1)

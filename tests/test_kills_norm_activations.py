@@ -113,9 +113,11 @@ def even_blocks(C, n):
 
 def test_norm_kernels_split_large_arrays_into_channel_blocks(monkeypatch):
     big = KN.PARALLEL_SIZE
-    # from PARALLEL_SIZE elements, with 2+ channels and 2+ threads: 8 blocks (fewer channels: one each)
-    assert _blocks_of(16, big // 16, 3, monkeypatch) == even_blocks(16, 8)
-    assert _blocks_of(13, -(-big // 13), 2, monkeypatch) == even_blocks(13, 8)
+    # from PARALLEL_SIZE elements, with 2+ channels and 2+ threads: TASKS_PER_THREAD blocks per
+    # thread (fewer channels: one each)
+    per = KN.TASKS_PER_THREAD
+    assert _blocks_of(16, big // 16, 3, monkeypatch) == even_blocks(16, min(16, 3 * per))
+    assert _blocks_of(13, -(-big // 13), 2, monkeypatch) == even_blocks(13, min(13, 2 * per))
     assert _blocks_of(2, big // 2, 3, monkeypatch) == [(0, 1), (1, 2)]
     assert _blocks_of(3, -(-big // 3), 3, monkeypatch) == [(0, 1), (1, 2), (2, 3)]
     # below it, with one channel, or on one thread: the whole array in one call
@@ -317,11 +319,12 @@ def _chunks_of(size, threads, monkeypatch):
     return chunks
 
 
-def test_activation_kernels_split_large_arrays_in_8_flat_chunks(monkeypatch):
+def test_activation_kernels_split_large_arrays_in_flat_chunks_per_thread(monkeypatch):
     big = KA.PARALLEL_SIZE
     for size, threads in [(big, 3), (big + 7, 2)]:
         chunks = _chunks_of(size, threads, monkeypatch)
-        assert sorted(chunks) == sorted((size * (t + 1) // 8 - size * t // 8,) for t in range(8))
+        n = KA.CHUNKS_PER_THREAD * threads
+        assert sorted(chunks) == sorted((size * (t + 1) // n - size * t // n,) for t in range(n))
     # below PARALLEL_SIZE or on one thread: one call on the array as given
     assert _chunks_of(big - 2, 3, monkeypatch) == [(big // 2 - 1, 2)]
     assert _chunks_of(1000, 2, monkeypatch) == [(500, 2)]

@@ -27,22 +27,26 @@ from .vecmath import exp, expm1, log1p_unit, tanh
 
 _JIT = dict(cache=True, nogil=True, error_model="numpy", fastmath={"contract"})
 PARALLEL_SIZE = 1 << 18  # from this many elements the pass is split over tn.get_num_threads()
+CHUNKS_PER_THREAD = 4    # ... into this many chunks per thread
 
 
 def _split(kernel, size, *arrays):
-    """Run ``kernel(*flat arrays)`` over ``size`` elements: whole, or in 8 fixed chunks over
-    the worker pool when large (elementwise, so the split never changes a result)."""
-    if size < PARALLEL_SIZE or T.get_num_threads() == 1:
+    """Run ``kernel(*flat arrays)`` over ``size`` elements: whole, or in ``CHUNKS_PER_THREAD``
+    chunks per thread over the worker pool when large (elementwise, so the split never changes
+    a result)."""
+    threads = T.get_num_threads()
+    if size < PARALLEL_SIZE or threads == 1:
         kernel(*arrays)
         return
     flats = [a.reshape(-1) if isinstance(a, np.ndarray) else a for a in arrays]
-    edges = [size * t // 8 for t in range(9)]
+    chunks = CHUNKS_PER_THREAD * threads
+    edges = [size * t // chunks for t in range(chunks + 1)]
 
     def chunk(t, slot):
         lo, hi = edges[t], edges[t + 1]
         kernel(*(a[lo:hi] if isinstance(a, np.ndarray) else a for a in flats))
 
-    T.parallel_for(chunk, 8)
+    T.parallel_for(chunk, chunks)
 _FLOATS = (np.float32, np.float64)
 
 

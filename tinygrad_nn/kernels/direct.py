@@ -310,7 +310,7 @@ def _forward_layout(x, w, padding, dilation, stride):
     plan = _plan(x, w, padding, dilation, stride, "direct_forward")
     O, C, kh, kw = w.shape
     by_channels = _by_channels(C, O, kh * kw)
-    lay = dict(plan=plan, by_channels=by_channels,
+    lay = dict(plan=plan,
                wt=_aligned_zeros((C, kh * kw, _round_up(O, PIXEL_LANES if by_channels else
                                                         FORWARD_CHANNELS)), x.dtype),
                offsets=_tap_offsets(plan, (kh, kw), dilation),

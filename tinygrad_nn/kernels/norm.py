@@ -43,18 +43,19 @@ def _channel_sq_dev(x, c, m):
 
 
 PARALLEL_SIZE = 1 << 17  # from this many elements the channels are split over the threads
-_TASKS = 8                # channel blocks per call when split (fixed: results never depend on it)
+TASKS_PER_THREAD = 4      # channel blocks per thread when split (results never depend on it)
 
 
 def _over_channels(kernel, x, *args):
     """``kernel(x, *args, c0, c1)`` for every channel block: on the calling thread for small
-    arrays, else ``_TASKS`` blocks over the worker pool (channels are independent, so the
-    split never changes a result)."""
+    arrays, else ``TASKS_PER_THREAD`` blocks per thread over the worker pool (channels are
+    independent, so the split never changes a result)."""
     C = x.shape[1]
-    if x.size < PARALLEL_SIZE or C < 2 or T.get_num_threads() == 1:
+    threads = T.get_num_threads()
+    if x.size < PARALLEL_SIZE or C < 2 or threads == 1:
         kernel(x, *args, 0, C)
         return
-    tasks = min(_TASKS, C)
+    tasks = min(TASKS_PER_THREAD * threads, C)
     edges = [C * t // tasks for t in range(tasks + 1)]
     T.parallel_for(lambda t, slot: kernel(x, *args, edges[t], edges[t + 1]), tasks)
 
