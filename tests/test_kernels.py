@@ -774,10 +774,12 @@ def test_direct_conv_reuses_its_layouts_with_the_same_results(monkeypatch, C, O,
     assert other == [1] and len(KD._local.layouts) == 2  # per thread
     monkeypatch.setattr(KD, "CACHED_BYTES", 0)
     KD.direct_forward(f32(1, C, 12, 7), w, b, pads)
-    assert [key[1][2] for key in KD._local.layouts] == [10, 11]
+    assert list(KD._local.layouts) == []
 
 
 def test_direct_layout_cache_returns_the_same_buffers_and_keeps_them_to_the_byte(monkeypatch):
+    """A layout is built once per key; the newest layouts are kept while their buffers hold at
+    most CACHED_BYTES together (to the byte)."""
     import threading
     monkeypatch.setattr(KD, "_local", threading.local())
     built = []
@@ -786,12 +788,17 @@ def test_direct_layout_cache_returns_the_same_buffers_and_keeps_them_to_the_byte
         built.append(1)
         return {"buffer": np.zeros(4), "size": 4}  # 32 bytes of arrays
 
-    monkeypatch.setattr(KD, "CACHED_BYTES", 32)
+    monkeypatch.setattr(KD, "CACHED_BYTES", 64)
     first = KD._cached("a", build)
-    assert KD._cached("a", build) is first and len(built) == 1
+    assert KD._cached("a", build) is first and len(built) == 1 and first["bytes"] == 32
+    second = KD._cached("b", build)
+    assert KD._cached("a", build) is first and KD._cached("b", build) is second
+    assert list(KD._local.layouts) == ["a", "b"] and len(built) == 2  # 64 bytes: both kept
+    KD._cached("c", build)
+    assert list(KD._local.layouts) == ["b", "c"]  # the oldest goes
     monkeypatch.setattr(KD, "CACHED_BYTES", 31)
-    assert KD._cached("b", build) is not KD._cached("b", build) and len(built) == 3
-    assert list(KD._local.layouts) == ["a"]
+    assert KD._cached("d", build) is not KD._cached("d", build)
+    assert list(KD._local.layouts) == []  # one layout alone is past the limit
 
 
 def test_direct_conv_applies_only_where_it_can():

@@ -30,6 +30,7 @@ Float32 only. The unrolled blocks take Numba 2-6 s each to compile (about 18 s f
 convolution with a cold cache), and float64 is the dtype of gradient checks, not of training:
 float64 convolutions keep BLAS's dgemm through conv.py and nobody compiles a second set.
 """
+import itertools
 import threading
 from typing import NamedTuple
 
@@ -63,8 +64,9 @@ STRIDED_MIN_TAPS = 64  # a strided convolution needs C*kh*kw of these: with fewe
                        # row path; 16->16 on 32x32: 0.89x, 0.91x; channel lanes 0.82-0.98x)
 SERIAL_WORK = 1 << 21  # below this many multiply-adds a call stays on the calling thread
 CACHED_LAYOUTS = 64    # per thread: the layouts and scratch of the most recent calls' shapes
-                       # (a training step with a partial last batch and evaluation uses ~40)
-CACHED_BYTES = 1 << 25  # ... each holding at most this many bytes of buffers
+CACHED_BYTES = 1 << 26  # ... holding at most this many bytes of buffers together (training the
+                       # custom CNN, with a partial last batch and evaluation, uses 29 layouts
+                       # holding 12 MB)
 
 _local = threading.local()
 
@@ -288,15 +290,21 @@ def _cached(key, build):
     in ``key``: a training step repeats the same shapes, and setting a call up (planning,
     allocating, zeroing the padding) took 40-60 us of a 1-4 ms convolution. The buffers' padding
     is only ever written with zeros, so a later call with the same key finds it as it needs it.
-    The ``CACHED_LAYOUTS`` most recent layouts of at most ``CACHED_BYTES`` each are kept."""
+    The most recent layouts are kept, at most ``CACHED_LAYOUTS`` of them holding at most
+    ``CACHED_BYTES`` of buffers together."""
     cache = _local.__dict__.setdefault("layouts", {})
     entry = cache.pop(key, None)
-    if entry is None:
-        entry = build()
-    if sum(a.nbytes for a in entry.values() if isinstance(a, np.ndarray)) <= CACHED_BYTES:
+    if entry is not None:
         cache[key] = entry  # the most recent last
-        if len(cache) > CACHED_LAYOUTS:
-            _local.layouts = {k: cache[k] for k in list(cache)[-CACHED_LAYOUTS:]}
+        return entry
+    entry = build()
+    entry["bytes"] = sum(a.nbytes for a in entry.values() if isinstance(a, np.ndarray))
+    cache[key] = entry
+    newest_first = itertools.accumulate(cache[k]["bytes"] for k in reversed(cache))
+    keep = sum(1 for total in itertools.islice(newest_first, CACHED_LAYOUTS)
+               if total <= CACHED_BYTES)
+    if keep < len(cache):
+        _local.layouts = {k: cache[k] for k in list(cache)[len(cache) - keep:]}
     return entry
 
 
