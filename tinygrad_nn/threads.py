@@ -16,9 +16,9 @@ core simply takes fewer tasks, and every wait ends blocked in the kernel (futex)
 worker costs nothing. Before blocking, an idle worker (and a caller waiting for its job's last
 task) polls a flag for at most about 0.2 ms, without the GIL and yielding the core between
 reads (``kernels/wait.py``): a training step's operations follow each other that closely, and a
-futex wake-up took 25-125 us here. Convolution and pooling results never depend on the thread count: their split
-into tasks depends only on the shapes, and partial sums (a convolution's weight gradient) are
-added in task order.
+futex wake-up took 25-125 us here. Convolution and pooling results never depend on the thread
+count: their split into tasks depends only on the shapes, and partial sums (a convolution's
+weight gradient) are added in task order.
 
 BLAS itself is held at one thread while our workers call it (``single_threaded_blas``). Its
 thread count is a process-wide setting, so the limit is reference-counted under a lock: the
