@@ -55,7 +55,7 @@ ROW_PIXELS = 256
 
 # geo: one int64 array of the geometry, so a kernel call type-checks one argument, not fifteen.
 KH, KW, SH, SW, PT, PL, DH, DW, HO, WO, GROUPS, BATCH, HQ, WQ, SPAN = range(15)
-GEO_SIZE = 15
+GEO_SIZE = SPAN + 1
 
 
 @njit(**_JIT)

@@ -141,12 +141,23 @@ def _forward(x, wt, offsets, bias, geo, nblocks, n0, n1, xf, flat, out):
 
 
 @njit(**_JIT)
+def _taps_into(per_tap, dw):
+    """dw (O, C, kh, kw) = the first kh*kw taps of the weight-gradient sums per_tap (O, C, >=
+    kh*kw): the blocks' sums hold padding taps past them."""
+    flat = dw.reshape(dw.shape[0], dw.shape[1], -1)
+    for o in range(flat.shape[0]):
+        for c in range(flat.shape[1]):
+            for t in range(flat.shape[2]):
+                flat[o, c, t] = per_tap[o, c, t]
+
+
+@njit(**_JIT)
 def _weight_grad(x, grad, offsets, geo, grad_geo, nblocks, edges, r0, r1, xf, gf, part, lanes,
                  dw_part, db_part):
     """dw_part[r] (O, C, kh, kw) and db_part[r] (O,) = the weight and bias gradients of the
     images edges[r]..edges[r + 1]-1 of each run r0 <= r < r1, ``xf.shape[0]`` images per pass
     (``grad_geo`` lays the gradient out in rows of Wq like the output)."""
-    O, kh, kw = grad.shape[1], dw_part.shape[3], dw_part.shape[4]
+    O = grad.shape[1]
     per_tap = part.reshape(part.shape[0], part.shape[1], -1)
     for r in range(r0, r1):
         _fill(part.reshape(-1), 0)
@@ -158,11 +169,7 @@ def _weight_grad(x, grad, offsets, geo, grad_geo, nblocks, edges, r0, r1, xf, gf
                 for o in range(O):
                     db_part[r, o] += _sum(grad[s + b, o].reshape(-1))
             weight_grad_blocks(xf[:m], gf[:m], offsets, part, lanes, nblocks)
-        for o in range(O):
-            for c in range(x.shape[1]):
-                for dy in range(kh):
-                    for dx in range(kw):
-                        dw_part[r, o, c, dy, dx] = per_tap[o, c, dy * kw + dx]
+        _taps_into(per_tap, dw_part[r])
 
 
 @njit(**_JIT)
@@ -186,7 +193,6 @@ def _weight_grad_pixels(x, grad, offsets, pixels, geo, edges, r0, r1, xf, gT, pa
     """dw_part[r] (O, C, kh, kw) and db_part[r] (O,) of the images of runs r0 <= r < r1 (as
     ``_weight_grad``) by channel-lane blocks (gT holds a pass's gradients pixel-major)."""
     O, Ho, Wo = grad.shape[1], grad.shape[2], grad.shape[3]
-    kh, kw = dw_part.shape[3], dw_part.shape[4]
     for r in range(r0, r1):
         _fill(part.reshape(-1), 0)
         for s in range(edges[r], edges[r + 1], xf.shape[0]):
@@ -200,11 +206,7 @@ def _weight_grad_pixels(x, grad, offsets, pixels, geo, edges, r0, r1, xf, gT, pa
                         for j in range(Wo):
                             gT[b, i * Wo + j, o] = src[i, j]
             weight_grad_pixel_blocks(xf[:m], gT[:m], offsets, pixels, part)
-        for o in range(O):
-            for c in range(x.shape[1]):
-                for dy in range(kh):
-                    for dx in range(kw):
-                        dw_part[r, o, c, dy, dx] = part[c, dy * kw + dx, o]
+        _taps_into(part.transpose((2, 0, 1)), dw_part[r])
 
 
 def _pixels(plan, multiple):

@@ -3,8 +3,9 @@
 Like every deep-learning framework this is cross-correlation (the kernel is not flipped). The
 maths is in ``kernels.direct`` (float32, ungrouped: summed in registers, see
 ``direct.applies``) or ``kernels.conv`` (every other case: im2col + BLAS), both threaded over
-images; this node picks one, agrees on a dtype and skips the gradients nothing upstream needs. Arguments are checked once, by
-``tinygrad_nn.functional.conv2d``, so ``forward`` takes them as valid and normalised.
+images; this node picks one, agrees on a dtype and skips the gradients nothing upstream needs.
+Arguments are checked once, by ``tinygrad_nn.functional.conv2d``, so ``forward`` takes them as
+valid and normalised.
 """
 import numpy as np
 
