@@ -685,12 +685,12 @@ def direct_reference(x, w, b, g, padding, dilation, stride=(1, 1)):
     (8, 33, (3, 3), (1, 1, 1, 1), (1, 1), (2, 2)),
     (35, 32, (3, 3), (2, 1, 1, 2), (2, 1), (2, 1)),
 ])
-def test_direct_conv_matches_float64(C, O, kernel, padding, dilation, stride):
+def test_direct_conv_matches_float64(C, O, kernel, padding, dilation, stride, size=(9, 7)):
     """Output, input, weight and bias gradients of the (float32) direct kernels against float64
     sums over the taps; 3 images of odd sizes, so the flat rows end mid-block."""
     dtype = np.float32
     rng = np.random.default_rng(C * O)
-    x, w = rng.standard_normal((3, C, 9, 7)), rng.standard_normal((O, C) + kernel)
+    x, w = rng.standard_normal((3, C) + size), rng.standard_normal((O, C) + kernel)
     b = rng.standard_normal(O)
     out_ref, _, _, _ = direct_reference(x, w, b, None, padding, dilation, stride)
     g = rng.standard_normal(out_ref.shape)
@@ -712,14 +712,35 @@ def test_direct_conv_matches_float64(C, O, kernel, padding, dilation, stride):
     np.testing.assert_allclose(db_alone, db_ref, **tol)
 
 
+@pytest.mark.parametrize("C, O, kernel, padding, dilation, stride, size, in_place", [
+    (3, 8, (3, 3), (1, 1, 1, 1), (1, 1), (1, 1), (7, 16), True),     # one block per row
+    (2, 16, (3, 2), (0, 2, 1, 0), (1, 1), (1, 1), (7, 32), True),    # two, asymmetric padding
+    (8, 16, (3, 3), (1, 1, 1, 1), (1, 1), (1, 1), (7, 16), True),    # dx in place too (C = 8)
+    (3, 64, (3, 3), (1, 1, 1, 1), (1, 1), (2, 2), (13, 32), True),   # strided, 27 taps
+    (3, 8, (3, 3), (2, 2, 2, 2), (2, 2), (2, 2), (16, 32), True),    # strided and dilated
+    (3, 12, (3, 3), (1, 1, 1, 1), (1, 1), (1, 1), (7, 16), False),   # 12 channels: flat rows
+    (3, 8, (3, 3), (1, 1, 1, 1), (1, 1), (1, 1), (7, 17), False),    # 17 columns: flat rows
+])
+def test_direct_conv_in_the_outputs_layout_matches_float64(C, O, kernel, padding, dilation,
+                                                           stride, size, in_place):
+    """Rows of whole blocks and whole forward blocks of channels: the blocks write the output
+    and read the output gradient where they lie (``_in_place``); otherwise flat rows."""
+    plan = KD._plan(np.zeros((1, C) + size, np.float32), np.zeros((O, C) + kernel, np.float32),
+                    padding, dilation, stride, "test")
+    assert plan.in_place == in_place
+    assert KD.applies((1, C) + size, (O, C) + kernel, stride, padding, dilation, 1)
+    test_direct_conv_matches_float64(C, O, kernel, padding, dilation, stride, size)
+
+
 @jit_only
-def test_direct_conv_bits_do_not_depend_on_the_thread_count():
+@pytest.mark.parametrize("W", [16, 15])  # in the output's layout, flat rows
+def test_direct_conv_bits_do_not_depend_on_the_thread_count(W):
     """Tasks are fixed runs of images and their weight-gradient sums are added in task order."""
     import tinygrad_nn as tn
     rng = np.random.default_rng(3)
-    x = rng.standard_normal((8, 16, 16, 16)).astype(np.float32)  # > SERIAL_WORK: threads split
+    x = rng.standard_normal((8, 16, 16, W)).astype(np.float32)  # > SERIAL_WORK: threads split
     w = rng.standard_normal((16, 16, 3, 3)).astype(np.float32)
-    g = rng.standard_normal((8, 16, 16, 16)).astype(np.float32)
+    g = rng.standard_normal((8, 16, 16, W)).astype(np.float32)
     b, pads = np.zeros(16, np.float32), (1, 1, 1, 1)
     saved = tn.get_num_threads()
     try:
@@ -808,6 +829,10 @@ def test_direct_conv_applies_only_where_it_can():
     assert KD.applies(x, w, (2, 1), (1, 1, 1, 1), (1, 1), 1)            # strided, 144 taps
     assert KD.applies((64, 8, 28, 28), (16, 8, 3, 3), (2, 2), (1, 1, 1, 1), (1, 1), 1)  # 72
     assert not KD.applies((64, 7, 28, 28), (16, 7, 3, 3), (2, 2), (1, 1, 1, 1), (1, 1), 1)  # 63
+    # fewer taps when the blocks work in the output's layout: 16 columns, 8k channels
+    assert KD.applies((64, 3, 32, 32), (64, 3, 3, 3), (2, 2), (1, 1, 1, 1), (1, 1), 1)
+    assert not KD.applies((64, 3, 32, 32), (60, 3, 3, 3), (2, 2), (1, 1, 1, 1), (1, 1), 1)
+    assert not KD.applies((64, 3, 32, 30), (64, 3, 3, 3), (2, 2), (1, 1, 1, 1), (1, 1), 1)
     assert KD.applies((64, 7, 28, 28), (16, 7, 3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 1)
     assert not KD.applies(x, (32, 8, 3, 3), (1, 1), (1, 1, 1, 1), (1, 1), 2)  # grouped
     assert not KD.applies(x, w, (1, 1), (3, 1, 1, 1), (1, 1), 1)        # padded past the reach
@@ -840,7 +865,8 @@ def test_direct_blocks_are_vectorised_and_the_slp_switch_is_scoped():
     by_pixels = njit(**options)(DB.forward_blocks.py_func)
     by_channels = njit(**options)(DB.forward_pixel_blocks.py_func)
     f32, offsets = np.float32, np.zeros(1, np.int64)  # one tap at offset 0, one block
-    by_pixels(np.ones((2, 48), f32), np.ones((2, 1, 8), f32), offsets, np.empty((8, 16), f32), 1)
+    by_pixels(np.ones((2, 48), f32), np.ones((2, 1, 8), f32), offsets, np.zeros(8, f32),
+              np.empty((8, 16), f32), np.zeros((1, 2), np.int64))
     by_channels(np.ones((2, 16), f32), np.ones((2, 1, 32), f32), offsets, np.arange(8),
                 np.empty((8, 32), f32))
     assert numba.core.config.SLP_VECTORIZE == before
@@ -855,22 +881,25 @@ def test_generated_direct_blocks_are_up_to_date():
     assert subprocess.run([sys.executable, str(tool), "--check"]).returncode == 0
 
 
-@pytest.mark.parametrize("C, O, kernel, dilation", [(2, 5, (3, 3), (1, 1)),    # pixel lanes
-                                                    (11, 33, (2, 3), (1, 2))])  # channel lanes
+@pytest.mark.parametrize("C, O, kernel, dilation, W", [
+    (2, 5, (3, 3), (1, 1), 6),     # pixel lanes
+    (2, 8, (3, 3), (1, 1), 15),    # pixel lanes in the output's layout (16 columns)
+    (11, 33, (2, 3), (1, 2), 6)])  # channel lanes
 @pytest.mark.parametrize("per_pass", [1, 2])
-def test_direct_weight_gradient_over_tasks_and_passes(monkeypatch, C, O, kernel, dilation,
+def test_direct_weight_gradient_over_tasks_and_passes(monkeypatch, C, O, kernel, dilation, W,
                                                       per_pass):
     """37 images make 16 runs of 2-3 images; with one or two images per weight-gradient pass a
     run takes several passes (the last one partial): every image's gradient counts once."""
     rng = np.random.default_rng(per_pass)
-    x, w = rng.standard_normal((37, C, 5, 6)), rng.standard_normal((O, C) + kernel)
+    x, w = rng.standard_normal((37, C, 5, W)), rng.standard_normal((O, C) + kernel)
     padding = (1, 0, 2, 1)
     out_ref, _, _, _ = direct_reference(x, w, np.zeros(O), None, padding, dilation)
     plan = KD._plan(x.astype(np.float32), w.astype(np.float32), padding, dilation, (1, 1), "test")
     (Ho, Wo) = plan.out_size
     assert list(plan.edges) == [37 * r // 16 for r in range(17)]
     assert KD._by_channels(C, O, w[0].size // C) == (O == 33)
-    monkeypatch.setattr(KD, "GRAD_BLOCKS", per_pass * plan.nblocks)  # images per pass
+    assert plan.in_place == (O == 8)
+    monkeypatch.setattr(KD, "GRAD_BLOCKS", per_pass * len(plan.starts))  # images per pass
     monkeypatch.setattr(KD, "GRAD_PIXELS", per_pass * Ho * Wo)
     g = rng.standard_normal(out_ref.shape)
     _, dx_ref, dw_ref, db_ref = direct_reference(x, w, np.zeros(O), g, padding, dilation)

@@ -58,31 +58,33 @@ def _lines(indent, lines):
 
 
 def forward_block():
-    """out[o, p + i] = the sum over c and taps k of wt[c, k, o] * xf[c, p + i + offsets[k]]."""
+    """out[o, starts[b, 1] + i] = bias[o] + the sum over c and taps k of wt[c, k, o] *
+    xf[c, starts[b, 0] + i + offsets[k]]."""
     O, L = FORWARD_CHANNELS, LANES
     src = [
         "@njit(**_JIT)",
-        "def forward_blocks(xf, wt, offsets, out, nblocks):",
-        '    """out[o, p] = the sum over c and taps k of wt[c, k, o] * xf[c, p + offsets[k]] for',
-        f"    p < nblocks*{L}: {O} output channels by {L} pixels per block, in registers. xf (C,",
-        "    >= the last index read + 1), wt (C, taps, O), out (O, >= nblocks*LANES); O a",
-        f'    multiple of {O}."""',
-        "    zero = xf.dtype.type(0)",
+        "def forward_blocks(xf, wt, offsets, bias, out, starts):",
+        '    """out[o, starts[b, 1] + i] = bias[o] + the sum over c and taps k of wt[c, k, o] *',
+        f"    xf[c, starts[b, 0] + i + offsets[k]] for every block b and lane i < {L}: {O} output",
+        f"    channels by {L} pixels per block, in registers. xf (C, >= the last index read + 1),",
+        "    wt (C, taps, O), bias (O,), out (O, >= the last index written + 1), starts (blocks,",
+        f'    2): where each block reads and writes; O a multiple of {O}."""',
         f"    for ob in range(0, out.shape[0], {O}):",
-        "        for pb in range(nblocks):",
     ]
-    src += _lines(12, [f"a{o}_{i} = zero" for o in range(O) for i in range(L)])
+    src += _lines(8, [f"c{o} = bias[ob + {o}]" for o in range(O)])
+    src += _lines(8, ["for pb in range(starts.shape[0]):", "    at = starts[pb, 0]"])
+    src += _lines(12, [f"a{o}_{i} = c{o}" for o in range(O) for i in range(L)])
     src += _lines(12, ["for c in range(xf.shape[0]):",
                        "    row = xf[c]",
                        "    for k in range(offsets.size):",
-                       f"        q = np.uint64(pb * {L} + offsets[k])",
+                       "        q = np.uint64(at + offsets[k])",
                        "        taps = wt[c, k]"])
     inner = [f"v{i} = row[q + np.uint64({i})]" for i in range(L)]
     for o in range(O):
         inner.append(f"w{o} = taps[ob + {o}]")
         inner += [f"a{o}_{i} += w{o} * v{i}" for i in range(L)]
     src += _lines(20, inner)
-    src += _lines(12, [f"p = np.uint64(pb * {L})"])
+    src += _lines(12, ["p = np.uint64(starts[pb, 1])"])
     for o in range(O):
         src += _lines(12, [f"dst = out[ob + {o}]"])
         src += _lines(12, [f"dst[p + np.uint64({i})] = a{o}_{i}" for i in range(L)])
@@ -90,18 +92,19 @@ def forward_block():
 
 
 def weight_grad_block():
-    """part[o, c, k, d] += the sum over images m, blocks p and lanes i of gf[m, o, p + i] *
-    xf[m, c, p + i + offsets[k*D + d]]: taps in groups of D, each with its own offset."""
+    """part[o, c, k, d] += the sum over images m, blocks b and lanes i of gf[m, o, starts[b, 1]
+    + i] * xf[m, c, starts[b, 0] + i + offsets[k*D + d]]: taps in groups of D, each with its own
+    offset."""
     O, D, L = GRAD_CHANNELS, GRAD_COLUMNS, LANES
     src = [
         "@njit(**_JIT)",
-        "def weight_grad_blocks(xf, gf, offsets, part, lanes, nblocks):",
-        '    """part[o, c, k, d] += the sum over images m, blocks p < nblocks and lanes i of',
-        f"    gf[m, o, p*{L} + i] * xf[m, c, p*{L} + i + offsets[k*{D} + d]]: {O} output channels",
-        f"    by a group of {D} taps (d) by {L} lanes summed in registers, then across the lanes",
-        f"    (via the scratch lanes, {O * D * L} long). xf (M, C, >= the last index read + 1), gf",
-        f"    (M, O, >= nblocks*{L}), offsets ({D}*groups,), part (O, C, groups, {D}); O a multiple",
-        f'    of {O}."""',
+        "def weight_grad_blocks(xf, gf, offsets, part, lanes, starts):",
+        f'    """part[o, c, k, d] += the sum over images m, blocks b and lanes i < {L} of',
+        f"    gf[m, o, starts[b, 1] + i] * xf[m, c, starts[b, 0] + i + offsets[k*{D} + d]]: {O}",
+        f"    output channels by a group of {D} taps (d) by {L} lanes summed in registers, then",
+        f"    across the lanes (via the scratch lanes, {O * D * L} long). xf (M, C, >= the last index",
+        f"    read + 1), gf (M, O, >= the last index read + 1), offsets ({D}*groups,), part (O, C,",
+        f'    groups, {D}), starts (blocks, 2): where each block reads; O a multiple of {O}."""',
         "    zero = xf.dtype.type(0)",
         "    for c in range(xf.shape[1]):",
         f"        for k in range(offsets.size // {D}):",
@@ -112,9 +115,10 @@ def weight_grad_block():
     src += _lines(16, [f"t{d} = np.uint64(offsets[k * {D} + {d}])" for d in range(D)])
     src += _lines(16, ["for m in range(xf.shape[0]):", "    row = xf[m, c]"])
     src += _lines(20, [f"g{o} = gf[m, ob + {o}]" for o in range(O)])
-    src += _lines(20, ["for pb in range(nblocks):",
-                       f"    p = np.uint64(pb * {L})"]
-                  + [f"    q{d} = p + t{d}" for d in range(D)])
+    src += _lines(20, ["for pb in range(starts.shape[0]):",
+                       "    p = np.uint64(starts[pb, 1])",
+                       "    at = np.uint64(starts[pb, 0])"]
+                  + [f"    q{d} = at + t{d}" for d in range(D)])
     inner = [f"v{d}_{i} = row[q{d} + np.uint64({i})]" for d in range(D) for i in range(L)]
     for o in range(O):
         inner += [f"h{o}_{i} = g{o}[p + np.uint64({i})]" for i in range(L)]

@@ -95,6 +95,14 @@ def _copy_sum(src, dst):
 
 
 @njit(**_JIT)
+def _every_second(src, dst):
+    """dst[t] = src[2*t]: with the step a constant LLVM vectorises the gather (splitting 64
+    images of 3x32x32 into phase planes: 0.21 -> 0.14 ms)."""
+    for t in range(dst.size):
+        dst[t] = src[2 * t]
+
+
+@njit(**_JIT)
 def _phase_run(b, sw, pl, W, base, plane):
     """A padded row's pixels in column phase b (of sw): (first source column j0, how many,
     where they start in the phase planes); source columns j0, j0 + sw, ... land contiguously."""
@@ -113,18 +121,25 @@ def _split(x, n, geo, xq):
     plane = Hq * Wq
     for c in range(C):
         src_c, dst_c = x[n, c], xq[c]
-        for y in range(H):
-            yp = y + pt
-            src = src_c[y]
-            base = (yp % sh) * sw * plane + (yp // sh) * Wq
-            if sw == 1:
-                _copy(src, dst_c[base + pl:base + pl + W])
-                continue
-            for b in range(sw):  # the row's pixels of column phase b, a stride-sw run of src
-                j0, count, at = _phase_run(b, sw, pl, W, base, plane)
-                dst = dst_c[at:at + count]
-                for t in range(count):
-                    dst[t] = src[j0 + t * sw]
+        if sw == 1:
+            for y in range(H):
+                yp = y + pt
+                at = (yp % sh) * plane + (yp // sh) * Wq + pl
+                _copy(src_c[y], dst_c[at:at + W])
+            continue
+        for b in range(sw):  # each row's pixels of column phase b: a stride-sw run of the row
+            j0, count, start = _phase_run(b, sw, pl, W, 0, plane)
+            a, u = pt % sh, pt // sh  # padded row y + pt is row u of row phase a (no division
+            for y in range(H):        # per row: two of them took a third of the time)
+                src, dst = src_c[y], dst_c[start + a * sw * plane + u * Wq:]
+                if sw == 2:
+                    _every_second(src[j0:], dst[:count])
+                else:
+                    for t in range(count):
+                        dst[t] = src[j0 + t * sw]
+                a += 1
+                if a == sh:
+                    a, u = 0, u + 1
 
 
 @njit(**_JIT)

@@ -42,7 +42,7 @@ from .._validation import check_kernel_arrays, check_same_shape
 from ._direct_blocks import (FORWARD_CHANNELS, GRAD_CHANNELS, GRAD_COLUMNS, LANES, PIXEL_BLOCK,
                              PIXEL_LANES, PIXEL_TAPS, forward_blocks, forward_pixel_blocks,
                              weight_grad_blocks, weight_grad_pixel_blocks)
-from .conv import (GEO_SIZE, HQ, PL, PT, SH, SW, WQ, _copy, _copy_plus, _fill, _split,
+from .conv import (GEO_SIZE, HQ, PL, PT, SH, SW, WQ, _copy, _fill, _split,
                    _sum, conv2d_backward)
 
 _JIT = dict(cache=True, nogil=True, error_model="numpy", fastmath={"contract"})
@@ -58,10 +58,12 @@ GRAD_BLOCKS = 128      # weight gradient: images per pass until they hold this m
 GRAD_PIXELS = 512      # ... with channel-lane blocks: until they hold this many pixels
 CHANNEL_MIN_TAPS = 64  # channel-lane blocks need C*kh*kw of these: they transpose O x pixels
                        # per image (3->32 channels, 3x3 on 32x32: 1.37x PyTorch against 0.86x)
-STRIDED_MIN_TAPS = 64  # a strided convolution needs C*kh*kw of these: with fewer, splitting the
-                       # image into phase planes and cropping cost more than the sums (3->64,
-                       # 3x3, stride 2 on 32x32: forward 1.10x, weight gradient 1.65x conv.py's
-                       # row path; 16->16 on 32x32: 0.89x, 0.91x; channel lanes 0.82-0.98x)
+STRIDED_MIN_TAPS = 64  # a strided convolution needs C*kh*kw of these unless its blocks work in
+                       # the output's own layout (``_in_place``): with fewer, splitting the image
+                       # into phase planes, cropping and laying the gradient out cost more than
+                       # the sums (3->64 channels, 3x3, stride 2 on 32x32 images: forward 1.10x,
+                       # weight gradient 1.65x conv.py's row path; in place 0.80x, 0.87x;
+                       # 16->16 on 32x32: 0.89x, 0.91x; channel lanes 0.82-0.98x)
 SERIAL_WORK = 1 << 21  # below this many multiply-adds a call stays on the calling thread
 CACHED_LAYOUTS = 64    # per thread: the layouts and scratch of the most recent calls' shapes
 CACHED_BYTES = 1 << 26  # ... holding at most this many bytes of buffers together (training the
@@ -98,16 +100,17 @@ def _tap_offsets(plan, kernel, dilation, multiple=1):
 def applies(x_shape, w_shape, stride, padding, dilation, groups, dtype=np.float32):
     """Whether the direct path computes this convolution: float32, one group, no side padded
     past the dilated kernel's reach (the input gradient of a stride-1 convolution is then a
-    plain convolution of the padded output gradient), ``STRIDED_MIN_TAPS`` if strided, and
-    either channel-lane blocks (``_by_channels``) or an output map of ``MIN_PIXELS`` pixels
-    (pixel-lane blocks compute and drop the padding columns of every row: a large share on
-    small maps)."""
+    plain convolution of the padded output gradient), if strided either ``STRIDED_MIN_TAPS``
+    or blocks in the output's own layout (``_in_place``), and either channel-lane blocks
+    (``_by_channels``) or an output map of ``MIN_PIXELS`` pixels (pixel-lane blocks compute and
+    drop the padding columns of every row: a large share on small maps)."""
     (H, W), (kh, kw), (sh, sw) = x_shape[2:], w_shape[2:], stride
     reach = _reach((kh, kw), dilation)
-    pixels = ((H + padding[0] + padding[1] - reach[0] - 1) // sh + 1) * (
-        (W + padding[2] + padding[3] - reach[2] - 1) // sw + 1)
+    Wo = (W + padding[2] + padding[3] - reach[2] - 1) // sw + 1
+    pixels = ((H + padding[0] + padding[1] - reach[0] - 1) // sh + 1) * Wo
     return (np.dtype(dtype) == np.float32 and groups == 1
-            and ((sh, sw) == (1, 1) or x_shape[1] * kh * kw >= STRIDED_MIN_TAPS)
+            and ((sh, sw) == (1, 1) or x_shape[1] * kh * kw >= STRIDED_MIN_TAPS
+                 or _in_place(w_shape[0], Wo))
             and (_by_channels(x_shape[1], w_shape[0], kh * kw) or pixels >= MIN_PIXELS)
             and all(0 <= p <= r for p, r in zip(padding, reach)))
 
@@ -128,16 +131,19 @@ def _lay_out(x, n, geo, dst):
 
 
 @njit(**_JIT)
-def _forward(x, wt, offsets, bias, geo, nblocks, n0, n1, xf, flat, out):
-    """out[n0:n1]: each image padded into xf, summed into the flat output rows, cropped."""
-    Wq = geo[WQ]
-    Ho, Wo = out.shape[2], out.shape[3]
+def _forward(x, wt, offsets, bias, geo, starts, in_place, n0, n1, xf, flat, out):
+    """out[n0:n1]: each image padded into xf, then summed straight into out (``in_place``) or
+    into the flat output rows and cropped."""
+    O, Ho, Wo, Wq = out.shape[1], out.shape[2], out.shape[3], geo[WQ]
     for n in range(n0, n1):
         _lay_out(x, n, geo, xf)
-        forward_blocks(xf, wt, offsets, flat, nblocks)
-        for o in range(out.shape[1]):
+        if in_place:
+            forward_blocks(xf, wt, offsets, bias, out[n].reshape(O, Ho * Wo), starts)
+            continue
+        forward_blocks(xf, wt, offsets, bias, flat, starts)
+        for o in range(O):
             for i in range(Ho):
-                _copy_plus(flat[o, i * Wq:i * Wq + Wo], out[n, o, i], bias[o])
+                _copy(flat[o, i * Wq:i * Wq + Wo], out[n, o, i])
 
 
 @njit(**_JIT)
@@ -152,12 +158,13 @@ def _taps_into(per_tap, dw):
 
 
 @njit(**_JIT)
-def _weight_grad(x, grad, offsets, geo, grad_geo, nblocks, edges, r0, r1, xf, gf, part, lanes,
-                 dw_part, db_part):
+def _weight_grad(x, grad, offsets, geo, grad_geo, starts, in_place, edges, r0, r1, xf, gf,
+                 part, lanes, dw_part, db_part):
     """dw_part[r] (O, C, kh, kw) and db_part[r] (O,) = the weight and bias gradients of the
-    images edges[r]..edges[r + 1]-1 of each run r0 <= r < r1, ``xf.shape[0]`` images per pass
-    (``grad_geo`` lays the gradient out in rows of Wq like the output)."""
-    O = grad.shape[1]
+    images edges[r]..edges[r + 1]-1 of each run r0 <= r < r1, ``xf.shape[0]`` images per pass:
+    the gradient read where it lies (``in_place``) or laid out by ``grad_geo`` into gf, in
+    rows of Wq like the output."""
+    O, pixels = grad.shape[1], grad.shape[2] * grad.shape[3]
     per_tap = part.reshape(part.shape[0], part.shape[1], -1)
     for r in range(r0, r1):
         _fill(part.reshape(-1), 0)
@@ -165,10 +172,15 @@ def _weight_grad(x, grad, offsets, geo, grad_geo, nblocks, edges, r0, r1, xf, gf
             m = min(xf.shape[0], edges[r + 1] - s)
             for b in range(m):
                 _lay_out(x, s + b, geo, xf[b])
-                _lay_out(grad, s + b, grad_geo, gf[b])  # rows past O, columns past Wo stay 0
+                if not in_place:
+                    _lay_out(grad, s + b, grad_geo, gf[b])  # rows past O, columns past Wo stay 0
                 for o in range(O):
                     db_part[r, o] += _sum(grad[s + b, o].reshape(-1))
-            weight_grad_blocks(xf[:m], gf[:m], offsets, part, lanes, nblocks)
+            if in_place:
+                weight_grad_blocks(xf[:m], grad[s:s + m].reshape(m, O, pixels), offsets, part,
+                                   lanes, starts)
+            else:
+                weight_grad_blocks(xf[:m], gf[:m], offsets, part, lanes, starts)
         _taps_into(per_tap, dw_part[r])
 
 
@@ -234,15 +246,16 @@ def _aligned_zeros(shape, dtype, align=64):
 
 class _Plan(NamedTuple):
     """A convolution's layout: ``geo`` (conv.py's geometry, for ``_split``), output size, the
-    phase planes' size Hq x Wq, pixel-lane blocks per image, flat length of a padded channel,
-    where the image runs start (``edges``, one more than the runs), tasks as (r0, r1) ranges of
-    runs, threads."""
+    phase planes' size Hq x Wq, where each pixel-lane block reads and writes (``_starts``) and
+    whether in the output itself, flat length of a padded channel, where the image runs start
+    (``edges``, one more than the runs), tasks as (r0, r1) ranges of runs, threads."""
     geo: np.ndarray
     stride: tuple
     out_size: tuple
     Hq: int
     Wq: int
-    nblocks: int
+    starts: np.ndarray
+    in_place: bool
     length: int
     edges: np.ndarray
     tasks: list
@@ -264,20 +277,40 @@ def _plan(x, w, padding, dilation, stride, owner):
                          f"{padding}, dilation {dilation}, stride {stride}")
     Ho, Wo = (Hp - dh * (kh - 1) - 1) // sh + 1, (Wp - dw * (kw - 1) - 1) // sw + 1
     Hq, Wq = -(-Hp // sh), -(-Wp // sw)
-    nblocks = -(-Ho * Wq // LANES)
+    in_place = _in_place(O, Wo)
     geo = np.zeros(GEO_SIZE, dtype=np.int64)
     geo[[SH, SW, PT, PL, HQ, WQ]] = sh, sw, pt, pl, Hq, Wq
     nruns = max(1, min(N, MAX_RUNS))
     work = N * O * C * kh * kw * Ho * Wo
     width = 1 if work < SERIAL_WORK else min(T.get_num_threads(), nruns)
     ntasks = min(nruns, TASKS_PER_THREAD * width) if width > 1 else 1
-    plan = _Plan(geo, (sh, sw), (Ho, Wo), Hq, Wq, nblocks, 0,
+    plan = _Plan(geo, (sh, sw), (Ho, Wo), Hq, Wq, _starts(Ho, Wo, Wq, in_place), in_place, 0,
                  np.array([N * r // nruns for r in range(nruns + 1)], dtype=np.int64),
                  [(nruns * t // ntasks, nruns * (t + 1) // ntasks) for t in range(ntasks)], width)
     # past the furthest read (the last block's last lane at the furthest tap, taps padded to
     # the weight gradient's groups) and past the phase planes ``_split`` writes
-    furthest = nblocks * LANES + int(_tap_offsets(plan, (kh, kw), dilation).max())
+    furthest = int(plan.starts[-1, 0]) + LANES + int(_tap_offsets(plan, (kh, kw), dilation).max())
     return plan._replace(length=_round_up(max(furthest, sh * sw * Hq * Wq), LANES))
+
+
+def _in_place(O, Wo):
+    """Whether pixel-lane blocks can work in the output's own layout: rows of whole blocks
+    (and whole forward blocks of channels), so nothing is computed and dropped, the forward
+    writes the output where it lies (no crop) and the weight gradient reads the output
+    gradient in place (no copy)."""
+    return Wo % LANES == 0 and O % FORWARD_CHANNELS == 0
+
+
+def _starts(Ho, Wo, Wq, in_place):
+    """(blocks, 2): where each pixel-lane block of an image starts in the padded input's flat
+    rows (output pixel (i, j) at i*Wq + j) and in the output it computes: the output's own
+    (i*Wo + j) when ``in_place``, else the flat rows, cut into whole blocks (the columns j >=
+    Wo and the tail past the last pixel are computed and dropped)."""
+    if in_place:
+        i, j = np.divmod(np.arange(0, Ho * Wo, LANES), Wo)
+        return np.stack([i * Wq + j, i * Wo + j], axis=1)
+    flat = np.arange(0, Ho * Wq, LANES)
+    return np.stack([flat, flat], axis=1)
 
 
 def _grad_geo(plan):
@@ -330,8 +363,10 @@ def _forward_layout(x, w, padding, dilation, stride):
         lay["out"] = _aligned_zeros((plan.width, lay["pixels"].size, lay["wt"].shape[-1]),
                                     x.dtype)  # outT: pixel-major outputs
     else:
-        lay["out"] = _aligned_zeros((plan.width, lay["wt"].shape[-1], plan.nblocks * LANES),
+        lay["out"] = _aligned_zeros((plan.width, lay["wt"].shape[-1],
+                                     0 if plan.in_place else plan.starts.size // 2 * LANES),
                                     x.dtype)  # flat output rows
+        lay["bias"] = _aligned_zeros(lay["wt"].shape[-1], x.dtype)
     return lay
 
 
@@ -350,6 +385,9 @@ def direct_forward(x, w, b, padding=(0, 0, 0, 0), dilation=(1, 1), stride=(1, 1)
     O, C, kh, kw = w.shape
     check_kernel_arrays("direct_forward", shape=(O,), dtype=x.dtype, b=b)
     wt[..., :O] = w.reshape(O, C, kh * kw).transpose(1, 2, 0)
+    bias = lay.get("bias")
+    if bias is not None:
+        bias[:O] = b
     out = np.empty((x.shape[0], O) + plan.out_size, dtype=x.dtype)
     tasks, edges, pixels = plan.tasks, plan.edges, lay.get("pixels")
 
@@ -359,8 +397,8 @@ def direct_forward(x, w, b, padding=(0, 0, 0, 0), dilation=(1, 1), stride=(1, 1)
             _forward_pixels(x, wt, offsets, pixels, b, plan.geo, n0, n1, xf[slot], scratch[slot],
                             out)
         else:
-            _forward(x, wt, offsets, b, plan.geo, plan.nblocks, n0, n1, xf[slot], scratch[slot],
-                     out)
+            _forward(x, wt, offsets, bias, plan.geo, plan.starts, plan.in_place, n0, n1, xf[slot],
+                     scratch[slot], out)
 
     T.parallel_for(task, len(tasks), plan.width)
     return out
@@ -402,9 +440,9 @@ def direct_backward(x, w, grad, padding=(0, 0, 0, 0), dilation=(1, 1), need_dx=T
         grad_geo, lanes = lay["grad_geo"], lay["lanes"]
 
         def task(t, slot):
-            _weight_grad(x, grad, offsets, plan.geo, grad_geo, plan.nblocks, plan.edges,
-                         tasks[t][0], tasks[t][1], xf[slot], gbuf[slot], part[slot], lanes[slot],
-                         dw_part, db_part)
+            _weight_grad(x, grad, offsets, plan.geo, grad_geo, plan.starts, plan.in_place,
+                         plan.edges, tasks[t][0], tasks[t][1], xf[slot], gbuf[slot], part[slot],
+                         lanes[slot], dw_part, db_part)
 
     T.parallel_for(task, len(tasks), plan.width)
     return dx, dw_part.sum(axis=0), db_part.sum(axis=0)
@@ -431,11 +469,13 @@ def _weight_grad_layout(x, w, padding, dilation, stride):
         lay["part"] = _aligned_zeros((width, C, offsets.size, lay["g"].shape[-1]), dtype)
     else:
         lay["offsets"] = offsets = _tap_offsets(plan, (kh, kw), dilation, GRAD_COLUMNS)
-        batch = max(1, min(N, -(-GRAD_BLOCKS // plan.nblocks)))
-        lay["g"] = _aligned_zeros((width, batch, _round_up(O, GRAD_CHANNELS),
-                                   plan.nblocks * LANES), dtype)
-        lay["part"] = np.empty((width, lay["g"].shape[2], C, offsets.size // GRAD_COLUMNS,
-                                GRAD_COLUMNS), dtype)
+        nblocks = plan.starts.shape[0]
+        batch = max(1, min(N, -(-GRAD_BLOCKS // nblocks)))
+        lay["g"] = _aligned_zeros((width, 0, 0, 0) if plan.in_place else
+                                  (width, batch, _round_up(O, GRAD_CHANNELS), nblocks * LANES),
+                                  dtype)
+        lay["part"] = np.empty((width, _round_up(O, GRAD_CHANNELS), C,
+                                offsets.size // GRAD_COLUMNS, GRAD_COLUMNS), dtype)
         lay["lanes"] = _aligned_zeros((width, GRAD_CHANNELS * GRAD_COLUMNS * LANES), dtype)
         lay["grad_geo"] = _grad_geo(plan)
     lay["xf"] = _aligned_zeros((width, batch, C, plan.length), dtype)
