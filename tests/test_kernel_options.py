@@ -30,7 +30,7 @@ from tinygrad_nn.kernels import _SafeCache
 
 pytestmark = pytest.mark.skipif(config.DISABLE_JIT, reason="needs Numba's dispatchers")
 
-MODULES = ["activations", "conv", "direct", "_direct_blocks", "embedding", "norm", "optim", "pool", "wait",
+MODULES = ["activations", "conv", "direct", "_direct_blocks", "embedding", "norm", "optim", "pool", "total", "wait",
            "softmax", "vecmath"]
 
 

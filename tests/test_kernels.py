@@ -967,3 +967,22 @@ def test_direct_conv_defaults_boundaries_and_messages():
     assert not KD.applies((1, 21, 28, 28), (16, 21, 1, 3), (2, 2), (0, 0, 1, 1), (1, 1), 1)
     assert not KD.applies((1, 16, 20, 24), w3, (2, 2), (0, 0, 0, 0), (1, 1), 1)
     assert KD.applies((1, 16, 21, 23), w3, (2, 2), (0, 0, 0, 0), (1, 1), 1)
+
+
+# ---------------------------------------------------------------- whole-array float64 total
+from tinygrad_nn.kernels import total as KT  # noqa: E402
+
+
+@given(arrays(st.sampled_from([np.float32, np.float64]), array_shapes(min_dims=1, max_dims=3),
+              elements=st.floats(-1e6, 1e6, width=32)))
+def test_total_is_the_float64_sum(a):
+    import math
+    want = math.fsum(a.astype(np.float64).ravel())
+    assert abs(KT.total(a) - want) <= 1e-12 * max(1.0, np.abs(a).astype(np.float64).sum())
+
+
+def test_total_checks_its_array():
+    with pytest.raises(TypeError, match="total: a must be float32 or float64, got int64"):
+        KT.total(np.arange(4))
+    with pytest.raises(ValueError, match="total: a must be C-contiguous"):
+        KT.total(np.ones((4, 4))[:, ::2])

@@ -415,3 +415,25 @@ def test_mixed_precision_gradients_reach_the_kernels_in_their_dtype():
     s = sp.softmax(x.data.astype(float), axis=1)
     want = w.data * (1 - t * t) + s * (w.data - (w.data * s).sum()) + s * w.data.sum()
     np.testing.assert_allclose(x.grad, want, rtol=1e-5)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_a_large_whole_sum_is_the_float64_total(monkeypatch, dtype):
+    """From TOTAL_MIN_SIZE elements a whole-array sum (and mean) of a contiguous float array is
+    accumulated in float64 (kernels.total): closer to the exact sum than numpy's float32
+    pairwise sum, in the input's dtype, with keepdims and the gradient of any sum."""
+    import math
+    from tinygrad_nn.ops import reduce as R
+    monkeypatch.setattr(R, "TOTAL_MIN_SIZE", 100)
+    a = (np.random.default_rng(0).standard_normal((10, 11)) * 1e3 + 1e4).astype(dtype)
+    exact = math.fsum(a.astype(np.float64).ravel())
+    t = Tensor(a, requires_grad=True)
+    s = t.sum()
+    assert s.dtype == dtype and s.shape == ()
+    assert s.item() == np.asarray(exact, dtype).item()  # the exact sum, rounded once
+    assert t.sum(keepdims=True).shape == (1, 1)
+    assert t.mean().item() == pytest.approx(exact / a.size, rel=1e-6)
+    s.backward()
+    np.testing.assert_array_equal(t.grad, np.ones_like(a))
+    assert R._whole_float(a, (0, 1)) and not R._whole_float(a, (0,))
+    assert not R._whole_float(a[:, ::2], (0, 1)) and not R._whole_float(a[:5, :5], (0, 1))

@@ -11,6 +11,7 @@ pool         2-D max and average pooling (with padding) and their gradients
 optim        fused in-place optimizer updates (Adam)
 norm         per-channel normalisation statistics, affine and backward (batch/layer norm)
 embedding    scatter-add of embedding gradients
+total        the float64 sum of a whole float array (large ``Tensor.sum()``/``mean()``)
 blas         numpy's BLAS gemm called from inside kernels (views, transposes, accumulation)
 vecmath      exp/expm1/log1p/tanh that SIMD-vectorise inside Numba loops
 wait         a bounded poll of a flag without the GIL (the worker pool's idle threads)

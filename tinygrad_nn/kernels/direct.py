@@ -7,7 +7,10 @@ pr: pixel (y, x) at (y + pt)*Wp + pl + x. Output pixel (i, j) is then flat posit
 and kernel tap (dy, dx) reads the input at p + dy*dh*Wp + dx*dw: one offset per tap for every
 pixel, so 16 consecutive outputs read 16 consecutive inputs. Columns j >= Wo of each row (and
 the tail up to a whole block) are computed and dropped, like the im2col path's dropped columns;
-in the weight gradient their gradient is 0.
+in the weight gradient their gradient is 0. When Wo is a whole number of blocks (and O of
+forward blocks), each block is one row's run of 16 outputs instead, and the blocks work in the
+output's own layout (``_in_place``): the forward writes the output where it lies, the weight
+gradient reads the output gradient where it lies, and nothing is computed and dropped.
 
 Strides. With stride (sh, sw) the padded channel is split into sh*sw phase planes of Hq x Wq
 pixels (conv.py's ``_split``): padded pixel (y, x) goes to plane (y % sh, x % sw) at (y // sh,

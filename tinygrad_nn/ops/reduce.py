@@ -5,6 +5,7 @@ import numpy as np
 
 from ..autograd import Function
 from ..kernels import softmax as K
+from ..kernels import total as T
 
 
 def _axes(axis, ndim):
@@ -32,6 +33,15 @@ def _expand(grad, shape, axes, keepdims):
     return np.broadcast_to(grad, shape)
 
 
+TOTAL_MIN_SIZE = 1 << 16  # a whole-array float sum of this many elements goes to kernels.total
+
+
+def _whole_float(a, axes):
+    """Whether a sum over ``axes`` is a large contiguous float array's total."""
+    return (a.size >= TOTAL_MIN_SIZE and len(axes) == a.ndim and a.dtype.type in (np.float32, np.float64)
+            and a.flags.c_contiguous)
+
+
 class Sum(Function):
     """Sum (or mean, with ``mean=True``) over ``axis``."""
 
@@ -40,7 +50,10 @@ class Sum(Function):
     def forward(self, a, axis=None, keepdims=False, mean=False):
         self.shape, self.keepdims = a.shape, keepdims
         self.axes = _axes(axis, a.ndim) if a.ndim else ()
-        out = a.sum(axis=self.axes, keepdims=keepdims)
+        if _whole_float(a, self.axes):  # float64 accumulation, twice numpy's speed
+            out = np.full((1,) * a.ndim if keepdims else (), T.total(a), dtype=a.dtype)
+        else:
+            out = a.sum(axis=self.axes, keepdims=keepdims)
         self.scale = None
         if mean:
             count = _count(a.shape, self.axes)
