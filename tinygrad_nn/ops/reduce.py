@@ -38,8 +38,8 @@ TOTAL_MIN_SIZE = 1 << 16  # a whole-array float sum of this many elements goes t
 
 def _whole_float(a, axes):
     """Whether a sum over ``axes`` is a large contiguous float array's total."""
-    return (a.size >= TOTAL_MIN_SIZE and len(axes) == a.ndim and a.dtype.type in (np.float32, np.float64)
-            and a.flags.c_contiguous)
+    return (a.size >= TOTAL_MIN_SIZE and len(axes) == a.ndim and a.flags.c_contiguous
+            and a.dtype.type in (np.float32, np.float64))
 
 
 class Sum(Function):
