@@ -118,6 +118,30 @@ def test_pool_runs_jobs_posted_while_workers_poll_or_block(monkeypatch, spin):
     assert slots == {0, 1}
 
 
+@pytest.mark.parametrize("spin", [0, 400])
+@pytest.mark.parametrize("last", ["caller", "worker"])
+def test_a_job_ends_when_its_last_task_does_whichever_thread_ran_it(monkeypatch, spin, last):
+    """The thread that finishes a job's last task announces its end: the caller itself, or a
+    worker (which does so once it has looked for its next job), to a caller polling or
+    blocked. parallel_for returns after every task, not before, and the pool goes on."""
+    import time
+    monkeypatch.setattr(T, "JOIN_SPIN_ROUNDS", spin)
+    ended = []
+    main = threading.get_ident()
+
+    def task(t, slot):
+        mine = threading.get_ident() == main
+        time.sleep(0.03 if mine == (last == "caller") else 0.0)
+        ended.append(time.perf_counter())
+
+    for _ in range(3):
+        ended.clear()
+        T.parallel_for(task, 2, width=2)
+        returned = time.perf_counter()
+        assert len(ended) == 2 and max(ended) <= returned
+    T.parallel_for(lambda t, slot: None, 4, width=2)
+
+
 def test_single_threaded_blas_nests_and_restores():
     before = blas_threads()
     with T.single_threaded_blas():
