@@ -80,6 +80,30 @@ def test_batch_norm_backward_kernel_against_the_formulas(training, dtype):
     np.testing.assert_allclose(dx, rdx, **tol)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("threads", [1, 3])
+def test_batch_norm_train_kernel_against_the_formulas(dtype, threads, monkeypatch):
+    """Statistics and output of a block of channels from one task: the batch's mean and biased
+    variance, and x * scale + shift with scale = w / sqrt(var + eps), shift = b - mean * scale
+    in x's dtype; the same at any thread count (split into channel blocks when large)."""
+    monkeypatch.setattr(KN, "PARALLEL_SIZE", 1)
+    monkeypatch.setattr(T, "get_num_threads", lambda: threads)
+    rng = np.random.default_rng(4)
+    x = (rng.standard_normal((3, 5, 7)) * 2 + 1).astype(dtype)
+    w, b = rng.uniform(0.5, 2, 5), rng.standard_normal(5)
+    out, mean, var = KN.batch_norm_train(x, w, b, 1e-3)
+    rmean, rvar = bn_stats(x.astype(np.float64))
+    scale = w / np.sqrt(rvar + 1e-3)
+    want = x * scale.astype(dtype)[:, None] + (b - rmean * scale).astype(dtype)[:, None]
+    assert out.dtype == dtype and mean.dtype == var.dtype == np.float64
+    tol = dict(rtol=1e-5, atol=1e-5) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(mean, rmean, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(var, rvar, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(out, want, **tol)
+    with pytest.raises(TypeError, match=exact("batch_norm_train: bias has dtype float32, expected float64")):
+        KN.batch_norm_train(x, w, b.astype(np.float32), 1e-5)
+
+
 def test_norm_kernel_refusals_name_the_kernel():
     x = np.zeros((2, 3, 4))
     with pytest.raises(ValueError, match=exact("channel_affine: x must be 3-D, got shape (2, 3)")):

@@ -99,6 +99,33 @@ def _channel_affine(x, scale, shift, out, c0, c1):
                 dst[j] = src[j] * a + b
 
 
+def batch_norm_train(x, weight, bias, eps):
+    """Training-mode batch norm of x (N, C, L): (out, mean, var) with the per-channel mean and
+    biased variance (float64) and out = x * scale + shift, where scale = weight / sqrt(var +
+    eps) and shift = bias - mean * scale are rounded to x's dtype. ``weight``, ``bias`` float64
+    (C,). The statistics and the output of a block of channels come from one task: one split
+    over the threads instead of two (handing a split to the worker costs 20-50 us, and the
+    output pass alone takes 40-80 us on the custom CNN's maps)."""
+    check_kernel_arrays("batch_norm_train", ndim=3, x=x)
+    check_kernel_arrays("batch_norm_train", shape=x.shape[1:2], dtype=np.float64, weight=weight,
+                        bias=bias)
+    C = x.shape[1]
+    mean, var = np.empty(C), np.empty(C)
+    scale, shift, out = np.empty(C, x.dtype), np.empty(C, x.dtype), np.empty_like(x)
+    _over_channels(_batch_norm_train, x, weight, bias, float(eps), mean, var, scale, shift, out)
+    return out, mean, var
+
+
+@njit(**_JIT)
+def _batch_norm_train(x, weight, bias, eps, mean, var, scale, shift, out, c0, c1):
+    _channel_stats(x, mean, var, c0, c1)
+    for c in range(c0, c1):
+        s = weight[c] * (1.0 / np.sqrt(var[c] + eps))
+        scale[c] = s
+        shift[c] = bias[c] - mean[c] * s
+    _channel_affine(x, scale, shift, out, c0, c1)
+
+
 @njit(**_SUM)
 def _grad_sums(x, g, c, m):
     sg = 0.0

@@ -25,22 +25,23 @@ class BatchNorm(Function):
         N, C = x.shape[0], x.shape[1]
         x3 = np.ascontiguousarray(x).reshape(N, C, -1)
         count = N * x3.shape[2]
+        w, b = _affine_arrays(weight, bias, C, x.dtype)
         if training:
             if count <= 1:
                 raise ValueError(f"batch_norm: training needs more than one value per channel, "
                                  f"got input of shape {x.shape}")
-            mean, var = K.channel_stats(x3)
+            out, mean, var = K.batch_norm_train(x3, w, b, eps)
             if running_mean is not None:
                 running_mean *= 1.0 - momentum
                 running_mean += (momentum * mean).astype(running_mean.dtype)
                 running_var *= 1.0 - momentum
                 running_var += (momentum * var * (count / (count - 1))).astype(running_var.dtype)
+            invstd = 1.0 / np.sqrt(var + eps)
         else:
             mean, var = running_mean.astype(np.float64), running_var.astype(np.float64)
-        invstd = 1.0 / np.sqrt(var + eps)
-        w, b = _affine_arrays(weight, bias, C, x.dtype)
-        scale = w * invstd
-        out = K.channel_affine(x3, scale.astype(x.dtype), (b - mean * scale).astype(x.dtype))
+            invstd = 1.0 / np.sqrt(var + eps)
+            scale = w * invstd
+            out = K.channel_affine(x3, scale.astype(x.dtype), (b - mean * scale).astype(x.dtype))
         self.x3, self.mean, self.invstd, self.w = x3, mean, invstd, w
         self.training, self.shape = bool(training), x.shape
         self.affine = (weight is not None, bias is not None)
