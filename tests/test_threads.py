@@ -79,6 +79,8 @@ def test_await_change_sees_a_change_from_another_thread_and_gives_up_when_none_c
     assert await_change(flag, 1, 0, 1) is True
     assert await_change(flag, 1, 5, 1) is False  # compares with what it is given
     assert await_change(flag, 2, 0, 0) is False  # no rounds, no read
+    assert await_change(flag, 1, 0, 1, settle=20) is True  # settling after a change: still seen
+    assert await_change(flag, 1, 5, 3, settle=20) is False  # nothing to settle after
     flag[2] = 1
     assert await_change(flag, 2, 0, 0) is False
     seen = []

@@ -83,6 +83,11 @@ FIRST_WHOLE_SECONDS, MAX_WHOLE_SECONDS = 0.01, 1.0
 # kernels/wait.py): a waker's futex took 25-125 us to reach a blocked thread on this VM.
 WORKER_SPIN_ROUNDS = 400
 JOIN_SPIN_ROUNDS = 400
+# ... and how many more times a worker that saw a job posted yields before it takes the GIL: the
+# caller holds the GIL a few microseconds more, until its own first task enters compiled code,
+# and a thread that finds the GIL held sleeps in the kernel (see kernels/wait.py). Splitting a
+# 78 us BatchNorm pass, the worker started 23-36 us after the call with none, 11 us with 10.
+HANDOFF_ROUNDS = 10
 
 _lock = threading.Lock()
 _num_threads = None        # set by set_num_threads; None: the usable cores
@@ -286,8 +291,8 @@ def _worker_loop(jobs):
             ended.finish()
             ended = None
         if job is None:
-            await_change(_posted, 0, seen, WORKER_SPIN_ROUNDS)  # a short poll, then
-            job = jobs.get()  # block in the kernel: an idle worker costs nothing
+            await_change(_posted, 0, seen, WORKER_SPIN_ROUNDS, HANDOFF_ROUNDS)  # a short poll,
+            job = jobs.get()  # then block in the kernel: an idle worker costs nothing
         if job.work():
             ended = job
 

@@ -52,17 +52,23 @@ def _yield_cpu(typingctx):
 
 
 @njit(cache=True, nogil=True)
-def _await_change(flag, index, seen, rounds):
+def _await_change(flag, index, seen, rounds, settle):
     for _ in range(rounds):
         if _load_acquire(flag, index) != seen:
+            for _ in range(settle):
+                _yield_cpu()
             return True
         _yield_cpu()
     return False
 
 
-def await_change(flag, index, seen, rounds):
+def await_change(flag, index, seen, rounds, settle=0):
     """Whether ``flag[index]`` (a 1-D int64 array) differed from ``seen`` within ``rounds``
-    reads, a ``sched_yield`` apart (about 0.5 us each here). Releases the GIL while waiting."""
+    reads, a ``sched_yield`` apart (about 0.5 us each here). Releases the GIL while waiting.
+
+    After seeing a change it yields ``settle`` more times before returning (and taking the GIL
+    back): the thread that made the change usually still holds the GIL for a few microseconds,
+    and a thread that finds the GIL held sleeps in the kernel, which here costs a wake-up."""
     if numba.config.DISABLE_JIT or sys.platform == "win32":
         return False
-    return _await_change(flag, index, seen, rounds)
+    return _await_change(flag, index, seen, rounds, settle)
