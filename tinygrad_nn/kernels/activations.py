@@ -27,7 +27,10 @@ from .vecmath import exp, expm1, log1p_unit, tanh
 
 _JIT = dict(cache=True, nogil=True, error_model="numpy", fastmath={"contract"})
 PARALLEL_SIZE = 1 << 18  # from this many elements the pass is split over tn.get_num_threads()
-CHUNKS_PER_THREAD = 4    # ... into this many chunks per thread
+CHUNKS_PER_THREAD = 1    # ... into this many chunks per thread: every extra chunk is another
+                         # trip through the GIL for a thread (the custom CNN's step ran 1.5%
+                         # faster with 1 than with 4, norm's TASKS_PER_THREAD alike, five of six
+                         # A/B rounds)
 
 
 def _split(kernel, size, *arrays):

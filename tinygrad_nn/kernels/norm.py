@@ -43,7 +43,8 @@ def _channel_sq_dev(x, c, m):
 
 
 PARALLEL_SIZE = 1 << 17  # from this many elements the channels are split over the threads
-TASKS_PER_THREAD = 4      # channel blocks per thread when split (results never depend on it)
+TASKS_PER_THREAD = 1      # channel blocks per thread when split (results never depend on it;
+                          # see activations.CHUNKS_PER_THREAD for why one)
 
 
 def _over_channels(kernel, x, *args):
