@@ -10,23 +10,29 @@ def timed(fn):
     return time.perf_counter() - start, out
 
 
-def best_of(runs, repeat, number=1, warmup=True, settle=False, gap=0.0):
+def best_of(runs, repeat, number=1, warmup=True, settle=0.0, gap=0.0):
     """{name: (best seconds per call, last result)} of the callables in ``runs`` over ``repeat``
     rounds; a round times ``number`` calls and keeps their mean.
 
     The contenders take turns within each round, so a burst of background load hits them all
     alike. ``warmup`` first calls each once untimed (Numba loads or compiles its kernels, PyTorch
-    picks its own); ``settle`` precedes every timed round with one untimed call of the same
-    contender, since another library's threads may still be spinning when its turn begins;
-    ``gap`` seconds of sleep open every turn, long enough for those threads to go idle (PyTorch's
-    OpenMP workers keep a core busy for about 10 ms after its call returns, measured here)."""
+    picks its own); ``gap`` seconds of sleep open every turn, long enough for another library's
+    threads to go idle (PyTorch's OpenMP workers keep a core busy for about 10 ms after its call
+    returns, measured here); then ``settle`` seconds of untimed calls of the same contender (if
+    given: at least one) come before the timed ones, so that they run at the machine's steady pace: after
+    sitting idle for 30-300 ms, this VM ran two-thread work at about one-thread speed for the
+    next 10-50 ms (the strided convolution's step: 2.1-2.3 ms, against 1.3 ms after 50 ms of
+    calls), whichever library ran it."""
     last = {name: fn() for name, fn in runs.items()} if warmup else dict.fromkeys(runs)
     best = dict.fromkeys(runs, float("inf"))
     for _ in range(repeat):
         for name, fn in runs.items():
             time.sleep(gap)
             if settle:
+                until = time.perf_counter() + settle
                 fn()
+                while time.perf_counter() < until:
+                    fn()
             start = time.perf_counter()
             for _ in range(number):
                 last[name] = fn()
