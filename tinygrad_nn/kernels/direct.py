@@ -367,7 +367,7 @@ def _forward_layout(x, w, padding, dilation, stride):
                                     x.dtype)  # outT: pixel-major outputs
     else:
         lay["out"] = _aligned_zeros((plan.width, lay["wt"].shape[-1],
-                                     0 if plan.in_place else plan.starts.size // 2 * LANES),
+                                     0 if plan.in_place else len(plan.starts) * LANES),
                                     x.dtype)  # flat output rows
         lay["bias"] = _aligned_zeros(lay["wt"].shape[-1], x.dtype)
     return lay
